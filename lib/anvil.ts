@@ -1,0 +1,93 @@
+/**
+ * Starts a real anvil (from the npm package @foundry-rs/anvil) as a child process on 127.0.0.1.
+ * Used as Ethereum mainnet by tests, benchmarks and the devnet.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createServer } from 'node:net';
+
+export interface AnvilHandle {
+  url: string;
+  wsUrl: string;
+  port: number;
+  chainId: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface AnvilOptions {
+  port?: number;
+  chainId?: number;
+  blockTime?: number;
+  /** extra CLI flags */
+  args?: string[];
+  /** anvil --state file: load on start, dump on exit */
+  stateFile?: string;
+}
+
+/** Absolute path of the anvil binary shipped by the platform package. */
+export function anvilBinary(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve('@foundry-rs/anvil-linux-amd64/package.json');
+  const bin = join(dirname(pkg), 'bin', 'anvil');
+  if (!existsSync(bin)) throw new Error(`anvil binary not found at ${bin}: run npm install`);
+  return bin;
+}
+
+/** Ask the OS for a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawn anvil and resolve once its RPC answers. */
+export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilHandle> {
+  const port = opts.port ?? (await freePort());
+  const chainId = opts.chainId ?? 31337;
+  const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
+  if (opts.blockTime) args.push('--block-time', String(opts.blockTime));
+  if (opts.stateFile) args.push('--state', opts.stateFile);
+  if (opts.args) args.push(...opts.args);
+  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`anvil exited with ${child.exitCode}: ${stderr.trim()}`);
+    try {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' });
+      if (r.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`anvil did not answer on ${url} within 20 s: ${stderr.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    port,
+    chainId,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
