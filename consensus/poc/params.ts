@@ -1,0 +1,63 @@
+/**
+ * Protocol parameters of the proof-of-contribution market. Each value mirrors a constant of
+ * contracts/sidechain/Hub.sol or Staking.sol; test/contracts/hub-*.test.ts check they agree.
+ */
+
+/** Stake locked per assignment: what a loser or a non-revealer loses (wei). */
+export const LOCK_PER_TASK = 10n ** 17n;
+/** Minimum bonded stake to be an active executor (wei). */
+export const MIN_EXECUTOR_STAKE = 10n ** 18n;
+/** Blocks between an unbond request and the withdrawal. */
+export const UNBONDING_BLOCKS = 100n;
+/** Bound on the active executor list. */
+export const MAX_EXECUTORS = 256;
+
+/** Sampling weight = min(freeStake / STAKE_UNIT, MAX_STAKE_UNITS) × min(w(score), MAX_SAMPLE_REP_WEIGHT). */
+export const STAKE_UNIT = 10n ** 15n;
+export const MAX_STAKE_UNITS = 10n ** 9n;
+export const MAX_SAMPLE_REP_WEIGHT = 2n ** 32n;
+/** Saturation bound of credibility weights and group products. */
+export const WEIGHT_CAP = 2n ** 120n;
+
+export const MAX_REPLICAS = 32;
+export const MAX_TRUST = 10n ** 9n;
+export const MAX_INPUT_BYTES = 4096;
+
+/** Deadlines in multiples of the category time reference T (blocks). */
+export const ASSIGN_T = 2n;
+export const CONTRIBUTION_T = 7n;
+export const REVEAL_T = 2n;
+export const FINAL_T = 10n;
+
+/** Time reference T (blocks) per category id. */
+export const CATEGORY_T: readonly bigint[] = [5n, 20n, 60n, 240n];
+
+/** Bounded work per system call (tasks examined). */
+export const SCHEDULE_SCAN = 32;
+export const FINALIZE_SCAN = 16;
+/** Gas a dApp callback gets. */
+export const CALLBACK_GAS = 200_000n;
+
+/** Task status codes (Hub.STATUS_*). */
+export const TaskStatus = { None: 0, Active: 1, Revealing: 2, Completed: 3, Failed: 4 } as const;
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+/** Assignment status codes (Hub.A_*). */
+export const AssignmentStatus = { None: 0, Assigned: 1, Contributed: 2, Revealed: 3 } as const;
+export type AssignmentStatus = (typeof AssignmentStatus)[keyof typeof AssignmentStatus];
+
+/** Payment kinds in Paid events (Hub.PAY_*). */
+export const PayKind = { Reward: 0, AppFee: 1, DatasetFee: 2 } as const;
+export type PayKind = (typeof PayKind)[keyof typeof PayKind];
+
+/** Fixed genesis addresses. */
+export const STAKING_ADDRESS = '0x0000000000000000000000000000000000001000';
+export const HUB_ADDRESS = '0x0000000000000000000000000000000000001001';
+export const SYSTEM_ADDRESS = '0xfffffffffffffffffffffffffffffffffffffffe';
+
+/** Time reference of a category; throws on an unknown id. */
+export function categoryTime(category: number): bigint {
+  const t = CATEGORY_T[category];
+  if (t === undefined) throw new RangeError(`unknown task category ${category}`);
+  return t;
+}

@@ -1,0 +1,101 @@
+/**
+ * Settlement of a task, exactly as Hub._complete / Hub._fail pay:
+ * - completed: pool = escrow − appFee − datasetFee + seized locks. Winners (revealed the consensus)
+ *   share the pool ∝ logWeight, shares rounded down, the remainder to the first winner in
+ *   assignment order; winners gain +1 score when more than one executor contributed. Every other
+ *   contributor (lost the vote, or in the consensus group but never revealed) loses its lock into
+ *   the pool and its score becomes ⌊2s/3⌋. Assigned executors that never contributed get their lock
+ *   back. App and dataset owners receive their fees.
+ * - failed: the requester gets the escrow back plus the locks of consensus-group members who never
+ *   revealed (penalised as above); every other lock is released; no fees are paid.
+ */
+import { AssignmentStatus, LOCK_PER_TASK, PayKind } from './params.ts';
+
+export interface SettleTask {
+  outcome: 'complete' | 'fail';
+  escrow: bigint;
+  appFee: bigint;
+  datasetFee: bigint;
+  appOwner: string;
+  datasetOwner: string;
+  requester: string;
+  contributedCount: number;
+  /** null when the vote never reached consensus */
+  consensusHash: string | null;
+}
+
+export interface SettleEntry {
+  executor: string;
+  status: AssignmentStatus;
+  resultHash: string | null;
+  logWeight: number;
+}
+
+export interface Payout {
+  to: string;
+  amount: bigint;
+  kind: PayKind;
+}
+
+export interface Settlement {
+  /** Paid events in emission order */
+  payouts: Payout[];
+  slashed: { executor: string; amount: bigint; newScore: bigint }[];
+  /** executors whose lock is released */
+  released: string[];
+  /** new score of every executor whose score changed */
+  scores: Map<string, bigint>;
+  /** amount credited to the requester (0 when completed) */
+  refund: bigint;
+}
+
+/** Compute payouts, slashes and score changes of a task (`scoreOf` reads current scores). */
+export function settle(
+  task: SettleTask,
+  entries: readonly SettleEntry[],
+  scoreOf: (executor: string) => bigint,
+  lock: bigint = LOCK_PER_TASK,
+): Settlement {
+  const out: Settlement = { payouts: [], slashed: [], released: [], scores: new Map(), refund: 0n };
+  const penalise = (e: string): bigint => {
+    const s = ((out.scores.get(e) ?? scoreOf(e)) * 2n) / 3n;
+    out.scores.set(e, s);
+    out.slashed.push({ executor: e, amount: lock, newScore: s });
+    return lock;
+  };
+  if (task.outcome === 'fail') {
+    let refund = task.escrow;
+    for (const a of entries) {
+      if (task.consensusHash !== null && a.status === AssignmentStatus.Contributed && a.resultHash === task.consensusHash) {
+        refund += penalise(a.executor);
+      } else out.released.push(a.executor);
+    }
+    out.refund = refund;
+    return out;
+  }
+  let pool = task.escrow - task.appFee - task.datasetFee;
+  let sumLog = 0n;
+  for (const a of entries) {
+    if (a.status === AssignmentStatus.Revealed) {
+      sumLog += BigInt(a.logWeight);
+      out.released.push(a.executor);
+    } else if (a.status === AssignmentStatus.Contributed) pool += penalise(a.executor);
+    else out.released.push(a.executor);
+  }
+  if (sumLog === 0n) throw new RangeError('settle: a completed task needs at least one revealed winner');
+  const replicated = task.contributedCount > 1;
+  let paid = 0n;
+  let first: string | null = null;
+  for (const a of entries) {
+    if (a.status !== AssignmentStatus.Revealed) continue;
+    first ??= a.executor;
+    const share = (pool * BigInt(a.logWeight)) / sumLog;
+    paid += share;
+    out.payouts.push({ to: a.executor, amount: share, kind: PayKind.Reward });
+    if (replicated) out.scores.set(a.executor, (out.scores.get(a.executor) ?? scoreOf(a.executor)) + 1n);
+  }
+  if (pool > paid) out.payouts.push({ to: first!, amount: pool - paid, kind: PayKind.Reward });
+  if (task.appFee > 0n) out.payouts.push({ to: task.appOwner, amount: task.appFee, kind: PayKind.AppFee });
+  if (task.datasetFee > 0n) out.payouts.push({ to: task.datasetOwner, amount: task.datasetFee, kind: PayKind.DatasetFee });
+  return out;
+}

@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+interface IExecutorStaking {
+    function eligible(uint256 minFree) external view returns (address[] memory addrs, uint256[] memory free);
+    function lock(address executor, uint256 amount) external;
+    function unlock(address executor, uint256 amount) external;
+    function slash(address executor, uint256 amount) external returns (uint256 seized);
+}
+
+/// @notice Interface a dApp implements to receive task results from the Hub.
+interface ITaskCallback {
+    function onTaskResult(uint256 taskId, bytes32 digest) external;
+}
+
+/// @title Hub — the proof-of-contribution compute market (system contract at 0x…1001).
+/// @notice Apps (wasm) and datasets are registered by content hash. A requester escrows a payment
+///         with `requestTask`; at each block boundary the node calls `schedule(randomness)` (from
+///         SYSTEM_ADDRESS), which assigns executors by stake- and reputation-weighted sampling
+///         without replacement — exactly as many as needed for the task's trust if they all agree,
+///         topping up when a vote falls short — and `finalize()`, which settles tasks whose
+///         consensus or deadline came. Executors commit (`contribute`) then `reveal`.
+/// @dev The exact rules (weights, consensus, deadlines, payouts, bounds) are in docs/poc-rules.md
+///      and mirrored by the TypeScript reference model in consensus/poc/. Deployed in genesis as
+///      runtime code only: no constructor, all parameters are constants. Reputation scores live
+///      here (`score`, slot 0), stakes in Staking (0x…1000). Payments are pull-based
+///      (`withdrawable` / `withdraw`) so that no recipient can block a system call.
+contract Hub {
+    // ------------------------------------------------------------------ constants
+
+    address public constant SYSTEM_ADDRESS = 0xffffFFFfFFffffffffffffffFfFFFfffFFFfFFfE;
+    address public constant STAKING = 0x0000000000000000000000000000000000001000;
+
+    /// @notice Stake locked per assignment; what a loser or a non-revealer loses.
+    uint256 public constant LOCK_PER_TASK = 0.1 ether;
+    /// @notice Stake granularity and cap in sampling weights.
+    uint256 public constant STAKE_UNIT = 1e15;
+    uint256 public constant MAX_STAKE_UNITS = 1e9;
+    /// @notice Cap of an executor's reputation weight inside sampling weights.
+    uint256 public constant MAX_SAMPLE_REP_WEIGHT = 2 ** 32;
+    /// @notice Saturation bound of credibility weights and group products (see docs/poc-rules.md).
+    uint256 public constant WEIGHT_CAP = 2 ** 120;
+
+    uint256 public constant MAX_REPLICAS = 32;
+    uint256 public constant MAX_TRUST = 1e9;
+    uint256 public constant MAX_INPUT_BYTES = 4096;
+    uint256 public constant NUM_CATEGORIES = 4;
+
+    /// @notice Deadlines, in multiples of the category time reference T (blocks).
+    uint256 public constant ASSIGN_T = 2; // an assignment must be contributed within 2T
+    uint256 public constant CONTRIBUTION_T = 7; // contributions until created + 7T
+    uint256 public constant REVEAL_T = 2; // reveals within 2T of consensus
+    uint256 public constant FINAL_T = 10; // final deadline created + 10T
+
+    /// @notice Bounded work per system call.
+    uint256 public constant SCHEDULE_SCAN = 32; // open tasks examined per schedule()
+    uint256 public constant FINALIZE_SCAN = 16; // open tasks examined per finalize()
+    uint256 public constant MIN_GAS_PER_TASK = 1_500_000; // stop a system call below this gas
+    uint256 public constant CALLBACK_GAS = 200_000;
+
+    uint8 public constant STATUS_NONE = 0;
+    uint8 public constant STATUS_ACTIVE = 1; // scheduling and contributions
+    uint8 public constant STATUS_REVEALING = 2; // consensus reached on a result hash
+    uint8 public constant STATUS_COMPLETED = 3;
+    uint8 public constant STATUS_FAILED = 4; // refunded
+
+    uint8 public constant A_NONE = 0;
+    uint8 public constant A_ASSIGNED = 1;
+    uint8 public constant A_CONTRIBUTED = 2;
+    uint8 public constant A_REVEALED = 3;
+
+    uint8 public constant PAY_REWARD = 0;
+    uint8 public constant PAY_APP_FEE = 1;
+    uint8 public constant PAY_DATASET_FEE = 2;
+
+    // ------------------------------------------------------------------ storage
+
+    /// @notice Reputation score of an executor. MUST stay the first state variable (slot 0):
+    ///         genesis tooling and tests address it by slot.
+    mapping(address => uint256) public score;
+
+    struct Asset {
+        address owner;
+        uint8 category; // apps only
+        uint256 price;
+        string uri;
+    }
+
+    struct Task {
+        address requester;
+        uint8 status;
+        uint8 category;
+        uint8 minReplicas;
+        uint8 maxReplicas;
+        uint32 trust;
+        uint16 assignedCount;
+        uint16 contributedCount;
+        uint16 roundOpen; // current-round assignments not yet contributed
+        uint16 winnerCount; // contributors of the consensus hash
+        uint16 revealCount;
+        uint64 createdAt;
+        uint64 contributionDeadline;
+        uint64 revealDeadline;
+        uint64 finalDeadline;
+        uint64 roundExpiry;
+        address callback;
+        bytes32 app;
+        bytes32 dataset;
+        uint256 escrow;
+        uint256 appFee;
+        uint256 datasetFee;
+        uint256 total; // 1 + sum of group weights
+        uint256 bestGroup; // heaviest group weight
+        bytes32 consensusHash;
+        bytes32 result;
+    }
+
+    struct Assignment {
+        uint8 status;
+        uint8 logWeight;
+        uint64 expiry;
+        uint256 weight;
+        bytes32 resultHash;
+        bytes32 resultSeal;
+    }
+
+    mapping(bytes32 => Asset) internal apps;
+    mapping(bytes32 => Asset) internal datasets;
+    uint256 public taskCount;
+    mapping(uint256 => Task) internal tasks;
+    mapping(uint256 => bytes) internal inputs;
+    mapping(uint256 => address[]) internal assignees;
+    mapping(uint256 => mapping(address => Assignment)) internal assignments;
+    mapping(uint256 => bytes32[]) internal voteHashes;
+    mapping(uint256 => mapping(bytes32 => uint256)) internal groupWeight;
+    mapping(uint256 => mapping(bytes32 => uint256)) internal groupSize;
+    mapping(address => uint256) public withdrawable;
+
+    uint256[] internal open;
+    mapping(uint256 => uint256) internal openIndex; // 1-based
+    uint256 public scheduleCursor;
+    uint256 public finalizeCursor;
+
+    // ------------------------------------------------------------------ events
+
+    event AppRegistered(bytes32 indexed app, address indexed owner, uint256 price, uint8 category, string uri);
+    event DatasetRegistered(bytes32 indexed dataset, address indexed owner, uint256 price, string uri);
+    event PriceChanged(bytes32 indexed asset, uint256 price);
+    event TaskRequested(
+        uint256 indexed taskId,
+        address indexed requester,
+        bytes32 indexed app,
+        bytes32 dataset,
+        uint256 escrow,
+        uint256 trust,
+        uint256 finalDeadline
+    );
+    event TaskAssigned(uint256 indexed taskId, address indexed executor, uint256 expiry);
+    event Contributed(uint256 indexed taskId, address indexed executor, bytes32 resultHash, uint256 weight);
+    event ConsensusReached(uint256 indexed taskId, bytes32 resultHash, uint256 revealDeadline);
+    event Revealed(uint256 indexed taskId, address indexed executor, bytes32 digest);
+    event TaskFinalized(uint256 indexed taskId, bytes32 digest, uint8 status);
+    event Paid(uint256 indexed taskId, address indexed to, uint256 amount, uint8 kind);
+    event Slashed(uint256 indexed taskId, address indexed executor, uint256 amount, uint256 newScore);
+    event ScoreChanged(address indexed executor, uint256 score);
+    event Refunded(uint256 indexed taskId, address indexed requester, uint256 amount);
+    event CallbackResult(uint256 indexed taskId, address indexed callback, bool ok);
+    event Withdrawal(address indexed to, uint256 amount);
+
+    // ------------------------------------------------------------------ errors
+
+    error NotSystem(address caller);
+    error OnlyStaking(address caller);
+    error EmptyHash();
+    error AlreadyRegistered(bytes32 hash);
+    error UnknownApp(bytes32 app);
+    error UnknownDataset(bytes32 dataset);
+    error NotOwner(bytes32 asset, address caller);
+    error InvalidCategory(uint256 category);
+    error InvalidTrust(uint256 trust);
+    error InvalidReplicas(uint256 minReplicas, uint256 maxReplicas);
+    error InputTooLarge(uint256 length, uint256 max);
+    error PriceAboveMax(uint256 fees, uint256 maxPrice);
+    error InsufficientPayment(uint256 value, uint256 fees);
+    error UnknownTask(uint256 taskId);
+    error TaskNotActive(uint256 taskId, uint8 status);
+    error TaskNotRevealing(uint256 taskId, uint8 status);
+    error NotAssigned(uint256 taskId, address executor);
+    error AlreadyContributed(uint256 taskId, address executor);
+    error AssignmentExpired(uint256 taskId, uint256 expiry);
+    error NotContributor(uint256 taskId, address executor);
+    error AlreadyRevealed(uint256 taskId, address executor);
+    error RevealTooLate(uint256 taskId, uint256 revealDeadline);
+    error NotInConsensus(uint256 taskId, bytes32 resultHash, bytes32 consensusHash);
+    error CommitmentMismatch(uint256 taskId);
+    error TaskClosed(uint256 taskId, uint8 status);
+    error ClaimTooEarly(uint256 taskId, uint256 finalDeadline);
+    error NothingToWithdraw();
+    error TransferFailed();
+
+    modifier onlySystem() {
+        if (msg.sender != SYSTEM_ADDRESS) revert NotSystem(msg.sender);
+        _;
+    }
+
+    /// @notice Accepts only seized stake sent by Staking.slash.
+    receive() external payable {
+        if (msg.sender != STAKING) revert OnlyStaking(msg.sender);
+    }
+
+    // ------------------------------------------------------------------ pure rules
+
+    /// @notice Time reference T (blocks) of a category.
+    function categoryTime(uint256 category) public pure returns (uint256) {
+        if (category == 0) return 5;
+        if (category == 1) return 20;
+        if (category == 2) return 60;
+        if (category == 3) return 240;
+        revert InvalidCategory(category);
+    }
+
+    /// @notice Credibility weight of a score: max(score/3, 3) − 1, capped at WEIGHT_CAP.
+    function weightOf(uint256 s) public pure returns (uint256) {
+        uint256 q = s / 3;
+        if (q < 3) q = 3;
+        uint256 w = q - 1;
+        return w > WEIGHT_CAP ? WEIGHT_CAP : w;
+    }
+
+    /// @notice a·b saturated at WEIGHT_CAP (inputs are ≤ WEIGHT_CAP).
+    function mulCap(uint256 a, uint256 b) public pure returns (uint256) {
+        if (a == 0 || b == 0) return 0;
+        if (b > WEIGHT_CAP / a) return WEIGHT_CAP;
+        uint256 p = a * b;
+        return p > WEIGHT_CAP ? WEIGHT_CAP : p;
+    }
+
+    /// @notice floor(log2(w)), at least 1: a winner's share of the reward.
+    function logWeight(uint256 w) public pure returns (uint8) {
+        uint8 l;
+        while (w > 1) {
+            w >>= 1;
+            ++l;
+        }
+        return l == 0 ? 1 : l;
+    }
+
+    /// @notice Sampling weight: stake units (capped) × reputation weight (capped).
+    function sampleWeight(uint256 freeStake, uint256 s) public pure returns (uint256) {
+        uint256 units = freeStake / STAKE_UNIT;
+        if (units > MAX_STAKE_UNITS) units = MAX_STAKE_UNITS;
+        uint256 w = weightOf(s);
+        if (w > MAX_SAMPLE_REP_WEIGHT) w = MAX_SAMPLE_REP_WEIGHT;
+        return units * w;
+    }
+
+    // ------------------------------------------------------------------ registry
+
+    /// @notice Register an app (keccak256 of its wasm bytes); its category sets the task time T.
+    function registerApp(bytes32 app, uint256 price, uint8 category, string calldata uri) external {
+        if (app == bytes32(0)) revert EmptyHash();
+        if (apps[app].owner != address(0)) revert AlreadyRegistered(app);
+        if (category >= NUM_CATEGORIES) revert InvalidCategory(category);
+        apps[app] = Asset(msg.sender, category, price, uri);
+        emit AppRegistered(app, msg.sender, price, category, uri);
+    }
+
+    /// @notice Register a dataset (keccak256 of its bytes).
+    function registerDataset(bytes32 dataset, uint256 price, string calldata uri) external {
+        if (dataset == bytes32(0)) revert EmptyHash();
+        if (datasets[dataset].owner != address(0)) revert AlreadyRegistered(dataset);
+        datasets[dataset] = Asset(msg.sender, 0, price, uri);
+        emit DatasetRegistered(dataset, msg.sender, price, uri);
+    }
+
+    /// @notice Owner changes an app's price (applies to later requests).
+    function setAppPrice(bytes32 app, uint256 price) external {
+        if (apps[app].owner != msg.sender) revert NotOwner(app, msg.sender);
+        apps[app].price = price;
+        emit PriceChanged(app, price);
+    }
+
+    /// @notice Owner changes a dataset's price (applies to later requests).
+    function setDatasetPrice(bytes32 dataset, uint256 price) external {
+        if (datasets[dataset].owner != msg.sender) revert NotOwner(dataset, msg.sender);
+        datasets[dataset].price = price;
+        emit PriceChanged(dataset, price);
+    }
+
+    /// @notice An app's record (owner zero when unknown).
+    function getApp(bytes32 app) external view returns (Asset memory) {
+        return apps[app];
+    }
+
+    /// @notice A dataset's record (owner zero when unknown).
+    function getDataset(bytes32 dataset) external view returns (Asset memory) {
+        return datasets[dataset];
+    }
+
+    // ------------------------------------------------------------------ requester
+
+    /// @notice Request a computation. msg.value is the escrow: app and dataset fees (snapshotted,
+    ///         at most `maxPrice`) plus the executors' reward (the rest).
+    /// @param dataset zero for none
+    /// @param trust consensus needs credibility > 1 − 1/trust (1 = a single contribution suffices)
+    /// @param callback zero for none; receives onTaskResult(taskId, digest) on completion
+    function requestTask(
+        bytes32 app,
+        bytes32 dataset,
+        bytes calldata input,
+        uint256 trust,
+        uint256 minReplicas,
+        uint256 maxReplicas,
+        uint256 maxPrice,
+        address callback
+    ) external payable returns (uint256 taskId) {
+        Asset storage a = apps[app];
+        if (a.owner == address(0)) revert UnknownApp(app);
+        uint256 datasetFee;
+        if (dataset != bytes32(0)) {
+            if (datasets[dataset].owner == address(0)) revert UnknownDataset(dataset);
+            datasetFee = datasets[dataset].price;
+        }
+        if (trust == 0 || trust > MAX_TRUST) revert InvalidTrust(trust);
+        if (minReplicas == 0 || minReplicas > maxReplicas || maxReplicas > MAX_REPLICAS) {
+            revert InvalidReplicas(minReplicas, maxReplicas);
+        }
+        if (input.length > MAX_INPUT_BYTES) revert InputTooLarge(input.length, MAX_INPUT_BYTES);
+        uint256 fees = a.price + datasetFee;
+        if (fees > maxPrice) revert PriceAboveMax(fees, maxPrice);
+        if (msg.value < fees) revert InsufficientPayment(msg.value, fees);
+
+        taskId = ++taskCount;
+        uint256 T = categoryTime(a.category);
+        Task storage t = tasks[taskId];
+        t.requester = msg.sender;
+        t.status = STATUS_ACTIVE;
+        t.category = a.category;
+        t.minReplicas = uint8(minReplicas);
+        t.maxReplicas = uint8(maxReplicas);
+        t.trust = uint32(trust);
+        t.createdAt = uint64(block.number);
+        t.contributionDeadline = uint64(block.number + CONTRIBUTION_T * T);
+        t.finalDeadline = uint64(block.number + FINAL_T * T);
+        t.callback = callback;
+        t.app = app;
+        t.dataset = dataset;
+        t.escrow = msg.value;
+        t.appFee = a.price;
+        t.datasetFee = datasetFee;
+        t.total = 1;
+        if (input.length > 0) inputs[taskId] = input;
+        open.push(taskId);
+        openIndex[taskId] = open.length;
+        emit TaskRequested(taskId, msg.sender, app, dataset, msg.value, trust, t.finalDeadline);
+    }
+
+    /// @notice Settle a task whose final deadline passed (anyone may call): refund when no result
+    ///         was revealed, otherwise pay as finalize() would.
+    function claim(uint256 taskId) external {
+        Task storage t = tasks[taskId];
+        if (t.status == STATUS_NONE) revert UnknownTask(taskId);
+        if (t.status != STATUS_ACTIVE && t.status != STATUS_REVEALING) revert TaskClosed(taskId, t.status);
+        if (block.number <= t.finalDeadline) revert ClaimTooEarly(taskId, t.finalDeadline);
+        if (t.status == STATUS_REVEALING && t.revealCount > 0) _complete(taskId, t);
+        else _fail(taskId, t);
+    }
+
+    /// @notice Withdraw everything credited to the caller (rewards, fees, refunds).
+    function withdraw() external {
+        uint256 amount = withdrawable[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        withdrawable[msg.sender] = 0;
+        emit Withdrawal(msg.sender, amount);
+        (bool ok, ) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    // ------------------------------------------------------------------ executor
+
+    /// @notice Commit a result: resultHash = keccak256(abi.encode(taskId, digest)),
+    ///         resultSeal = keccak256(abi.encode(executor, taskId, digest)).
+    function contribute(uint256 taskId, bytes32 resultHash, bytes32 resultSeal) external {
+        Task storage t = tasks[taskId];
+        if (t.status == STATUS_NONE) revert UnknownTask(taskId);
+        if (t.status != STATUS_ACTIVE) revert TaskNotActive(taskId, t.status);
+        Assignment storage a = assignments[taskId][msg.sender];
+        if (a.status == A_NONE) revert NotAssigned(taskId, msg.sender);
+        if (a.status != A_ASSIGNED) revert AlreadyContributed(taskId, msg.sender);
+        if (block.number > a.expiry) revert AssignmentExpired(taskId, a.expiry);
+        if (resultHash == bytes32(0)) revert EmptyHash();
+
+        uint256 w = weightOf(score[msg.sender]);
+        a.status = A_CONTRIBUTED;
+        a.weight = w;
+        a.logWeight = logWeight(w);
+        a.resultHash = resultHash;
+        a.resultSeal = resultSeal;
+        t.contributedCount += 1;
+        t.roundOpen -= 1; // a live assignment always belongs to the current round
+
+        uint256 g = groupWeight[taskId][resultHash];
+        if (g == 0) voteHashes[taskId].push(resultHash);
+        uint256 ng = mulCap(g == 0 ? 1 : g, w);
+        groupWeight[taskId][resultHash] = ng;
+        groupSize[taskId][resultHash] += 1;
+        t.total += ng - g;
+        if (ng > t.bestGroup) t.bestGroup = ng;
+        emit Contributed(taskId, msg.sender, resultHash, w);
+
+        // Only this group grew; every other group's credibility fell, so check this one only.
+        if (ng * t.trust > t.total * (uint256(t.trust) - 1)) {
+            t.status = STATUS_REVEALING;
+            t.consensusHash = resultHash;
+            t.winnerCount = uint16(groupSize[taskId][resultHash]);
+            uint256 rd = block.number + REVEAL_T * categoryTime(t.category);
+            t.revealDeadline = uint64(rd);
+            emit ConsensusReached(taskId, resultHash, rd);
+        }
+    }
+
+    /// @notice Reveal the digest behind a contribution that matches the consensus hash.
+    function reveal(uint256 taskId, bytes32 digest) external {
+        Task storage t = tasks[taskId];
+        if (t.status == STATUS_NONE) revert UnknownTask(taskId);
+        if (t.status != STATUS_REVEALING) revert TaskNotRevealing(taskId, t.status);
+        Assignment storage a = assignments[taskId][msg.sender];
+        if (a.status == A_REVEALED) revert AlreadyRevealed(taskId, msg.sender);
+        if (a.status != A_CONTRIBUTED) revert NotContributor(taskId, msg.sender);
+        if (block.number > t.revealDeadline) revert RevealTooLate(taskId, t.revealDeadline);
+        if (a.resultHash != t.consensusHash) revert NotInConsensus(taskId, a.resultHash, t.consensusHash);
+        if (
+            keccak256(abi.encode(taskId, digest)) != a.resultHash ||
+            keccak256(abi.encode(msg.sender, taskId, digest)) != a.resultSeal
+        ) revert CommitmentMismatch(taskId);
+        a.status = A_REVEALED;
+        t.revealCount += 1;
+        if (t.result == bytes32(0)) t.result = digest;
+        emit Revealed(taskId, msg.sender, digest);
+    }
+
+    // ------------------------------------------------------------------ system calls
+
+    /// @notice Assign executors to tasks that need them (new, or a round that fell short).
+    ///         Examines at most SCHEDULE_SCAN open tasks from a rotating cursor.
+    function schedule(uint256 randomness) external onlySystem {
+        uint256 n = open.length;
+        if (n == 0) return;
+        uint256 scan = n < SCHEDULE_SCAN ? n : SCHEDULE_SCAN;
+        uint256 cursor = scheduleCursor % n;
+        Pool memory pool;
+        bool loaded;
+        for (uint256 i; i < scan; ++i) {
+            if (gasleft() < MIN_GAS_PER_TASK) {
+                scan = i;
+                break;
+            }
+            uint256 id = open[(cursor + i) % n];
+            Task storage t = tasks[id];
+            if (!_needsAssignment(t)) continue;
+            if (!loaded) {
+                pool = _loadPool();
+                loaded = true;
+            }
+            _assign(id, t, pool, randomness);
+        }
+        scheduleCursor = (cursor + scan) % n;
+    }
+
+    /// @notice Settle tasks whose consensus was revealed or whose deadline passed.
+    ///         Examines at most FINALIZE_SCAN open tasks from a rotating cursor.
+    function finalize() external onlySystem {
+        uint256 n = open.length;
+        if (n == 0) return;
+        uint256 scan = n < FINALIZE_SCAN ? n : FINALIZE_SCAN;
+        uint256 cursor = finalizeCursor % n;
+        uint256[] memory ids = new uint256[](scan);
+        for (uint256 i; i < scan; ++i) ids[i] = open[(cursor + i) % n];
+        uint256 removed;
+        for (uint256 i; i < scan; ++i) {
+            if (gasleft() < MIN_GAS_PER_TASK) break;
+            Task storage t = tasks[ids[i]];
+            if (t.status == STATUS_REVEALING) {
+                if (t.revealCount == t.winnerCount || (block.number > t.revealDeadline && t.revealCount > 0)) {
+                    _complete(ids[i], t);
+                    ++removed;
+                } else if (block.number > t.revealDeadline) {
+                    _fail(ids[i], t);
+                    ++removed;
+                }
+            } else if (t.status == STATUS_ACTIVE && block.number > t.finalDeadline) {
+                _fail(ids[i], t);
+                ++removed;
+            }
+        }
+        uint256 left = n - removed;
+        finalizeCursor = left == 0 ? 0 : (cursor + scan - removed) % left;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice A task's record (status, deadlines, counts, consensus, result).
+    function getTask(uint256 taskId) external view returns (Task memory) {
+        return tasks[taskId];
+    }
+
+    /// @notice The input bytes given to requestTask.
+    function taskInput(uint256 taskId) external view returns (bytes memory) {
+        return inputs[taskId];
+    }
+
+    /// @notice Executors assigned to a task, in assignment order.
+    function taskAssignees(uint256 taskId) external view returns (address[] memory) {
+        return assignees[taskId];
+    }
+
+    /// @notice One executor's assignment and contribution on a task.
+    function getAssignment(uint256 taskId, address executor) external view returns (Assignment memory) {
+        return assignments[taskId][executor];
+    }
+
+    /// @notice Distinct result hashes contributed, with group weight and member count.
+    function taskVotes(uint256 taskId)
+        external
+        view
+        returns (bytes32[] memory hashes, uint256[] memory weights, uint256[] memory sizes)
+    {
+        hashes = voteHashes[taskId];
+        weights = new uint256[](hashes.length);
+        sizes = new uint256[](hashes.length);
+        for (uint256 i; i < hashes.length; ++i) {
+            weights[i] = groupWeight[taskId][hashes[i]];
+            sizes[i] = groupSize[taskId][hashes[i]];
+        }
+    }
+
+    /// @notice Ids of unsettled tasks (order changes on removal).
+    function openTasks() external view returns (uint256[] memory) {
+        return open;
+    }
+
+    // ------------------------------------------------------------------ internals: scheduling
+
+    struct Pool {
+        address[] addrs;
+        uint256[] free;
+        uint256[] scores;
+    }
+
+    function _loadPool() private view returns (Pool memory p) {
+        (p.addrs, p.free) = IExecutorStaking(STAKING).eligible(LOCK_PER_TASK);
+        p.scores = new uint256[](p.addrs.length);
+        for (uint256 i; i < p.addrs.length; ++i) p.scores[i] = score[p.addrs[i]];
+    }
+
+    function _needsAssignment(Task storage t) private view returns (bool) {
+        return
+            t.status == STATUS_ACTIVE &&
+            block.number < t.contributionDeadline &&
+            (t.roundOpen == 0 || block.number > t.roundExpiry) &&
+            t.assignedCount < t.maxReplicas;
+    }
+
+    /// Draws executors one by one until, if all of them agreed with the heaviest group, the task
+    /// would reach consensus (and minReplicas is met), or maxReplicas / the pool runs out.
+    function _assign(uint256 taskId, Task storage t, Pool memory pool, uint256 randomness) private {
+        uint256 n = pool.addrs.length;
+        uint256[] memory w = new uint256[](n);
+        uint256 sum;
+        for (uint256 i; i < n; ++i) {
+            if (pool.free[i] < LOCK_PER_TASK) continue;
+            if (t.assignedCount > 0 && assignments[taskId][pool.addrs[i]].status != A_NONE) continue;
+            w[i] = sampleWeight(pool.free[i], pool.scores[i]);
+            sum += w[i];
+        }
+        uint256 g0 = t.bestGroup == 0 ? 1 : t.bestGroup;
+        uint256 bound = (t.total - t.bestGroup) * (uint256(t.trust) - 1);
+        uint256 mustHave = t.minReplicas > t.assignedCount ? t.minReplicas - t.assignedCount : 1;
+        uint256 room = t.maxReplicas - t.assignedCount;
+        uint256 expiry = block.number + ASSIGN_T * categoryTime(t.category);
+        if (expiry > t.contributionDeadline) expiry = t.contributionDeadline;
+        bytes32 seed = keccak256(abi.encode(randomness, taskId));
+        uint256 product = 1;
+        uint256 count;
+        while (count < room && sum > 0) {
+            if (count >= mustHave && mulCap(g0, product) > bound) break;
+            uint256 k = _draw(w, uint256(keccak256(abi.encode(seed, count))) % sum);
+            address e = pool.addrs[k];
+            sum -= w[k];
+            w[k] = 0;
+            pool.free[k] -= LOCK_PER_TASK;
+            product = mulCap(product, weightOf(pool.scores[k]));
+            ++count;
+            IExecutorStaking(STAKING).lock(e, LOCK_PER_TASK);
+            Assignment storage a = assignments[taskId][e];
+            a.status = A_ASSIGNED;
+            a.expiry = uint64(expiry);
+            assignees[taskId].push(e);
+            emit TaskAssigned(taskId, e, expiry);
+        }
+        if (count > 0) {
+            t.assignedCount += uint16(count);
+            t.roundOpen = uint16(count);
+            t.roundExpiry = uint64(expiry);
+        }
+    }
+
+    /// Index of the weight interval that contains r (r < sum of w).
+    function _draw(uint256[] memory w, uint256 r) private pure returns (uint256 k) {
+        while (r >= w[k]) {
+            r -= w[k];
+            ++k;
+        }
+    }
+
+    // ------------------------------------------------------------------ internals: settlement
+
+    /// Winners (revealed the consensus) share escrow − fees + seized stakes ∝ logWeight; the first
+    /// winner in assignment order takes the rounding remainder. Contributors who did not reveal
+    /// (losers and silent members of the consensus group) lose their lock and a third of their
+    /// score. Assigned executors who never contributed get their lock back.
+    function _complete(uint256 taskId, Task storage t) private {
+        address[] storage list = assignees[taskId];
+        uint256 n = list.length;
+        uint256 pool = t.escrow - t.appFee - t.datasetFee;
+        uint256 sumLog;
+        for (uint256 i; i < n; ++i) {
+            address e = list[i];
+            Assignment storage a = assignments[taskId][e];
+            if (a.status == A_REVEALED) {
+                sumLog += a.logWeight;
+                IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
+            } else if (a.status == A_CONTRIBUTED) {
+                pool += _penalise(taskId, e);
+            } else {
+                IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
+            }
+        }
+        bool replicated = t.contributedCount > 1;
+        uint256 paid;
+        address first;
+        for (uint256 i; i < n; ++i) {
+            address e = list[i];
+            Assignment storage a = assignments[taskId][e];
+            if (a.status != A_REVEALED) continue;
+            if (first == address(0)) first = e;
+            uint256 share = (pool * a.logWeight) / sumLog;
+            paid += share;
+            withdrawable[e] += share;
+            emit Paid(taskId, e, share, PAY_REWARD);
+            if (replicated) {
+                uint256 s = score[e] + 1;
+                score[e] = s;
+                emit ScoreChanged(e, s);
+            }
+        }
+        if (pool > paid) {
+            withdrawable[first] += pool - paid;
+            emit Paid(taskId, first, pool - paid, PAY_REWARD);
+        }
+        if (t.appFee > 0) {
+            address owner = apps[t.app].owner;
+            withdrawable[owner] += t.appFee;
+            emit Paid(taskId, owner, t.appFee, PAY_APP_FEE);
+        }
+        if (t.datasetFee > 0) {
+            address owner = datasets[t.dataset].owner;
+            withdrawable[owner] += t.datasetFee;
+            emit Paid(taskId, owner, t.datasetFee, PAY_DATASET_FEE);
+        }
+        t.status = STATUS_COMPLETED;
+        _removeOpen(taskId);
+        emit TaskFinalized(taskId, t.result, STATUS_COMPLETED);
+        _callback(taskId, t.callback, t.result);
+    }
+
+    /// No result: the requester gets the escrow back, plus the locks of consensus-group members
+    /// who never revealed (they are penalised as above). Everyone else's lock is released.
+    function _fail(uint256 taskId, Task storage t) private {
+        address[] storage list = assignees[taskId];
+        uint256 n = list.length;
+        uint256 refund = t.escrow;
+        bytes32 ch = t.consensusHash;
+        for (uint256 i; i < n; ++i) {
+            address e = list[i];
+            Assignment storage a = assignments[taskId][e];
+            if (ch != bytes32(0) && a.status == A_CONTRIBUTED && a.resultHash == ch) {
+                refund += _penalise(taskId, e);
+            } else {
+                IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
+            }
+        }
+        withdrawable[t.requester] += refund;
+        emit Refunded(taskId, t.requester, refund);
+        t.status = STATUS_FAILED;
+        _removeOpen(taskId);
+        emit TaskFinalized(taskId, bytes32(0), STATUS_FAILED);
+    }
+
+    function _penalise(uint256 taskId, address e) private returns (uint256 seized) {
+        seized = IExecutorStaking(STAKING).slash(e, LOCK_PER_TASK);
+        uint256 s = (score[e] * 2) / 3;
+        score[e] = s;
+        emit Slashed(taskId, e, seized, s);
+    }
+
+    /// Gas-capped call without copying return data; a revert or out-of-gas is only reported.
+    function _callback(uint256 taskId, address target, bytes32 digest) private {
+        if (target == address(0)) return;
+        bytes memory data = abi.encodeCall(ITaskCallback.onTaskResult, (taskId, digest));
+        uint256 gasCap = CALLBACK_GAS;
+        bool ok;
+        assembly ("memory-safe") {
+            ok := call(gasCap, target, 0, add(data, 32), mload(data), 0, 0)
+        }
+        emit CallbackResult(taskId, target, ok);
+    }
+
+    function _removeOpen(uint256 taskId) private {
+        uint256 i = openIndex[taskId];
+        if (i == 0) return;
+        uint256 last = open.length;
+        if (i != last) {
+            uint256 moved = open[last - 1];
+            open[i - 1] = moved;
+            openIndex[moved] = i;
+        }
+        open.pop();
+        delete openIndex[taskId];
+    }
+}
