@@ -8,7 +8,7 @@ import { identify, type Identify } from '@libp2p/identify';
 import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubMessage, type Message } from '@libp2p/gossipsub';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { lpStream } from '@libp2p/utils';
+import { byteStream } from '@libp2p/utils';
 import type { ConnectionGater, PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface';
 import { isPocError } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
@@ -17,7 +17,7 @@ import { loadOrCreateIdentity } from './identity.ts';
 import { PenaltyBook, type PenaltyOutcome, type PenaltyParams, type PenaltyReason } from './peer-score.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffParams } from './backoff.ts';
 import { DEFAULT_GOSSIP_LIMITS, gossipLimitFor, type TopicKind } from './topics.ts';
-import { classifyReadError, decodeResponse, encodeErrorResponse, encodeOkResponse } from './reqresp.ts';
+import { classifyReadError, decodeResponse, encodeErrorResponse, encodeFrame, encodeOkResponse, readFrame } from './reqresp.ts';
 
 /** What a gossip handler decides: deliver and forward, drop silently, or drop and penalise. */
 export type GossipVerdict = 'accept' | 'ignore' | 'reject';
@@ -377,12 +377,12 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     }
     try {
       // the byte buffer must hold one whole frame plus its length prefix
-      const lp = lpStream(stream, { maxDataLength: maxResponse + 1, maxBufferSize: maxResponse + 64 });
-      await lp.write(data, { signal });
+      const bytes = byteStream(stream, { maxBufferSize: maxResponse + 64 });
+      await bytes.write(encodeFrame(data), { signal });
       await stream.close({ signal });
       let frame: Uint8Array;
       try {
-        frame = (await lp.read({ signal })).subarray();
+        frame = await readFrame(bytes, maxResponse + 1, signal);
       } catch (cause) {
         const kind = classifyReadError(cause);
         if (kind === 'too-large' && !timeout.aborted) {
@@ -428,10 +428,10 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     }
     const timeoutMs = this.config.requestTimeoutMs ?? 10_000;
     const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#abort.signal]);
-    const lp = lpStream(stream, { maxDataLength: maxReq, maxBufferSize: maxReq + 64 });
+    const bytes = byteStream(stream, { maxBufferSize: maxReq + 64 });
     let req: Uint8Array;
     try {
-      req = (await lp.read({ signal })).subarray();
+      req = await readFrame(bytes, maxReq, signal);
     } catch (err) {
       this.#stats.requestsFailed++;
       const kind = classifyReadError(err);
@@ -456,7 +456,7 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
       }
     }
     try {
-      await lp.write(resp, { signal });
+      await bytes.write(encodeFrame(resp), { signal });
       await stream.close({ signal });
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));

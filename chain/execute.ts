@@ -1,0 +1,218 @@
+/**
+ * Block execution: the one path that both builds a block (proposer) and verifies one (everyone
+ * else, and sync). Same code, same order, so both sides compute the same roots.
+ *
+ * Order inside a block: `beforeTxs` system operations (bridge deposits, Hub.schedule), then the
+ * transactions, then `afterTxs` system operations (Hub.finalize). System operations are not
+ * transactions: their logs are kept in a separate "system receipt" (as Polygon's state-sync
+ * receipts), visible to eth_getLogs but outside receiptsRoot, so Ethereum tooling sees a plain
+ * block.
+ */
+import { createBlock, genTransactionsTrieRoot, type Block } from '@ethereumjs/block';
+import type { Common } from '@ethereumjs/common';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import { RLP } from '@ethereumjs/rlp';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { Address, KECCAK256_RLP, KECCAK256_RLP_ARRAY, bigIntToBytes, concatBytes, hexToBytes, utf8ToBytes } from '@ethereumjs/util';
+import { encodeReceipt, runTx, type VM, type TxReceipt } from '@ethereumjs/vm';
+import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { ChainError } from './errors.ts';
+import type { StoredLog, StoredReceipt } from './store.ts';
+
+/** Caller of system operations; as EIP-4788's SYSTEM_ADDRESS. */
+export const SYSTEM_ADDRESS = new Address(hexToBytes('0xfffffffffffffffffffffffffffffffffffffffe'));
+const SYSTEM_GAS = 30_000_000n;
+
+export interface HeaderFields {
+  parentHash: Uint8Array;
+  number: bigint;
+  timestamp: bigint;
+  gasLimit: bigint;
+  baseFeePerGas: bigint;
+  coinbase: Uint8Array;
+  /** randomness for this block (from the previous commit), as block.prevrandao */
+  mixHash: Uint8Array;
+  /** 32 bytes committing to the block's system inputs (e.g. deposits), or empty */
+  extraData: Uint8Array;
+}
+
+/** What system operations see and may do during execution. */
+export interface SystemContext {
+  vm: VM;
+  block: Block;
+  /** Call a contract as SYSTEM_ADDRESS; reverts throw BLOCK_INVALID unless allowRevert. */
+  call(to: Address, data: Uint8Array, opts?: { allowRevert?: boolean }): Promise<Uint8Array>;
+  /** Credit native balance (bridge deposits). */
+  credit(to: Address, amount: bigint): Promise<void>;
+}
+
+export interface SystemHooks {
+  beforeTxs?(ctx: SystemContext): Promise<void>;
+  afterTxs?(ctx: SystemContext): Promise<void>;
+}
+
+export interface ExecuteInput {
+  vm: VM;
+  common: Common;
+  parentStateRoot: Uint8Array;
+  header: HeaderFields;
+  txs: TypedTransaction[];
+  /** 'build' skips txs that do not fit or fail validation; 'verify' rejects the block for them */
+  mode: 'build' | 'verify';
+  hooks?: SystemHooks;
+  /** build mode: stop adding txs after this many ms (keeps block time bounded under load) */
+  deadlineMs?: number;
+}
+
+export interface ExecuteResult {
+  block: Block;
+  receipts: StoredReceipt[];
+  /** logs of system operations (outside receiptsRoot), may be empty */
+  systemLogs: StoredLog[];
+  /** txs dropped in build mode, with the reason */
+  skipped: { tx: TypedTransaction; reason: string }[];
+}
+
+/** The pseudo tx hash under which a block's system logs are served. */
+export function systemTxHash(blockNumber: bigint): Uint8Array {
+  return keccak_256(concatBytes(utf8ToBytes('pocchain-system'), bigIntToBytes(blockNumber)));
+}
+
+function toStoredLogs(logs: [Uint8Array, Uint8Array[], Uint8Array][] | undefined): StoredLog[] {
+  return (logs ?? []).map(([address, topics, data]) => ({ address, topics, data }));
+}
+
+/** Header template for execution: the fields known before running txs. */
+function templateBlock(h: HeaderFields, common: Common, txs: TypedTransaction[] = []): Block {
+  return createBlock(
+    {
+      header: {
+        ...h,
+        uncleHash: KECCAK256_RLP_ARRAY,
+        difficulty: 0n,
+        nonce: new Uint8Array(8),
+        withdrawalsRoot: KECCAK256_RLP,
+        blobGasUsed: 0n,
+        excessBlobGas: 0n,
+        parentBeaconBlockRoot: new Uint8Array(32),
+      },
+      transactions: txs,
+      withdrawals: [],
+    },
+    { common, setHardfork: false, skipConsensusFormatValidation: true },
+  );
+}
+
+/** Execute a block on top of `parentStateRoot`; returns the sealed block and its receipts. */
+export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> {
+  const { vm, common, header, mode } = input;
+  const sm = vm.stateManager;
+  await sm.setStateRoot(input.parentStateRoot);
+  const template = templateBlock(header, common);
+  const systemLogs: StoredLog[] = [];
+
+  const ctx: SystemContext = {
+    vm,
+    block: template,
+    async call(to, data, opts = {}) {
+      const res = await vm.evm.runCall({ caller: SYSTEM_ADDRESS, origin: SYSTEM_ADDRESS, to, data, gasLimit: SYSTEM_GAS, block: template, skipBalance: true });
+      if (res.execResult.exceptionError) {
+        if (opts.allowRevert) return res.execResult.returnValue;
+        throw new ChainError('BLOCK_INVALID', `system call to ${to.toString()} failed: ${res.execResult.exceptionError.error}`);
+      }
+      systemLogs.push(...toStoredLogs(res.execResult.logs as any));
+      return res.execResult.returnValue;
+    },
+    async credit(to, amount) {
+      const acc = (await sm.getAccount(to)) ?? new (await import('@ethereumjs/util')).Account();
+      acc.balance += amount;
+      await sm.putAccount(to, acc);
+    },
+  };
+
+  await sm.checkpoint();
+  if (input.hooks?.beforeTxs) await input.hooks.beforeTxs(ctx);
+
+  const included: TypedTransaction[] = [];
+  const receipts: StoredReceipt[] = [];
+  const rawReceipts: TxReceipt[] = [];
+  const skipped: { tx: TypedTransaction; reason: string }[] = [];
+  let gasUsed = 0n;
+  const started = Date.now();
+  for (const tx of input.txs) {
+    if (mode === 'build') {
+      if (input.deadlineMs !== undefined && Date.now() - started > input.deadlineMs) break;
+      if (tx.gasLimit > header.gasLimit - gasUsed) {
+        if (header.gasLimit - gasUsed < 21000n) break;
+        continue; // does not fit this block; stays in the pool
+      }
+    }
+    let res;
+    try {
+      await sm.checkpoint();
+      res = await runTx(vm, { tx, block: template, blockGasUsed: gasUsed, skipHardForkValidation: true });
+      await sm.commit();
+    } catch (e) {
+      await sm.revert();
+      if (mode === 'verify') throw new ChainError('BLOCK_INVALID', `tx ${Buffer.from(tx.hash()).toString('hex')} invalid: ${(e as Error).message}`, { cause: e });
+      skipped.push({ tx, reason: (e as Error).message });
+      continue;
+    }
+    gasUsed += res.totalGasSpent;
+    included.push(tx);
+    rawReceipts.push(res.receipt);
+    const r = res.receipt as TxReceipt & { status: 0 | 1 };
+    receipts.push({
+      status: r.status,
+      cumulativeGasUsed: r.cumulativeBlockGasUsed,
+      gasUsed: res.totalGasSpent,
+      effectiveGasPrice: effectiveGasPrice(tx, header.baseFeePerGas),
+      logs: toStoredLogs(r.logs as any),
+      logsBloom: r.bitvector,
+      contractAddress: res.createdAddress?.bytes,
+    });
+  }
+
+  if (input.hooks?.afterTxs) await input.hooks.afterTxs(ctx);
+  await sm.commit();
+  await (sm as MerkleStateManager).flush();
+  const stateRoot = await sm.getStateRoot();
+
+  const bloom = new Uint8Array(256);
+  for (const r of receipts) for (let i = 0; i < 256; i++) bloom[i]! |= r.logsBloom[i]!;
+  const receiptTrie = await receiptsRoot(rawReceipts, included);
+  const transactionsTrie = await genTransactionsTrieRoot(included, new MerklePatriciaTrie({ common }));
+  const block = createBlock(
+    {
+      header: {
+        ...template.header.toJSON(),
+        stateRoot,
+        receiptTrie,
+        transactionsTrie,
+        logsBloom: bloom,
+        gasUsed,
+      },
+      transactions: included,
+      withdrawals: [],
+    },
+    { common, setHardfork: false, skipConsensusFormatValidation: true },
+  );
+  return { block, receipts, systemLogs, skipped };
+}
+
+async function receiptsRoot(receipts: TxReceipt[], txs: TypedTransaction[]): Promise<Uint8Array> {
+  const trie = new MerklePatriciaTrie();
+  for (let i = 0; i < receipts.length; i++) await trie.put(RLP.encode(i), encodeReceipt(receipts[i]!, txs[i]!.type));
+  return trie.root();
+}
+
+/** Price per gas actually paid by a tx in a block with the given base fee. */
+export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
+  const t = tx as any;
+  if (t.maxFeePerGas !== undefined) {
+    const tip = t.maxPriorityFeePerGas < t.maxFeePerGas - baseFee ? t.maxPriorityFeePerGas : t.maxFeePerGas - baseFee;
+    return baseFee + tip;
+  }
+  return t.gasPrice as bigint;
+}

@@ -1,0 +1,28 @@
+/**
+ * Prometheus metrics, defined in one typed place. Each node process owns one registry; names end
+ * in their unit (_seconds, _total, _bytes) as Prometheus asks.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'pocchain_process_' });
+  const m = {
+    registry,
+    headBlock: new Gauge({ name: 'pocchain_chain_head_block', help: 'Number of the head block', registers: [registry] }),
+    txsIncluded: new Counter({ name: 'pocchain_chain_txs_included_total', help: 'Transactions included in committed blocks', registers: [registry] }),
+    blockGasUsed: new Counter({ name: 'pocchain_chain_gas_used_total', help: 'Gas used by committed blocks', registers: [registry] }),
+    blockBuildSeconds: new Histogram({ name: 'pocchain_chain_block_build_seconds', help: 'Time to execute a block', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
+    blockCommitSeconds: new Histogram({ name: 'pocchain_chain_block_commit_seconds', help: 'Time to write a block batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [registry] }),
+    poolSize: new Gauge({ name: 'pocchain_txpool_transactions', help: 'Transactions in the pool', registers: [registry] }),
+    poolRejected: new Counter({ name: 'pocchain_txpool_rejected_total', help: 'Transactions refused by the pool', labelNames: ['reason'] as const, registers: [registry] }),
+    rpcRequests: new Counter({ name: 'pocchain_rpc_requests_total', help: 'JSON-RPC calls', labelNames: ['method', 'status'] as const, registers: [registry] }),
+    rpcSeconds: new Histogram({ name: 'pocchain_rpc_request_seconds', help: 'JSON-RPC call duration', labelNames: ['method'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
+    peers: new Gauge({ name: 'pocchain_p2p_peers', help: 'Connected peers', registers: [registry] }),
+    commitLatencySeconds: new Histogram({ name: 'pocchain_consensus_commit_latency_seconds', help: 'Time from height start to commit', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry] }),
+    consensusRound: new Gauge({ name: 'pocchain_consensus_round', help: 'Current consensus round', registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
