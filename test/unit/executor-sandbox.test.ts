@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { keccak256 } from 'ethers';
 import { buildExamples } from '../../examples/build.ts';
-import { runWorkload, type WorkloadLimits, type RunWorkloadParams } from '../../executor/sandbox.ts';
+import { runWorkload, type WorkloadLimits } from '../../executor/sandbox.ts';
 import { capMemory, readMemories } from '../../executor/wasm-limits.ts';
 import { isPocError } from '../../lib/errors.ts';
 
@@ -19,7 +19,7 @@ before(async () => {
   for (const [name, path] of Object.entries(built)) wasm[name] = new Uint8Array(await readFile(path));
 });
 
-function run(name: string, input: string | Uint8Array, opts: Partial<RunWorkloadParams> & { limits?: Partial<WorkloadLimits> } = {}) {
+function run(name: string, input: string | Uint8Array, opts: { dataset?: Uint8Array; limits?: Partial<WorkloadLimits> } = {}) {
   return runWorkload({
     wasm: wasm[name]!,
     input: typeof input === 'string' ? enc(input) : input,
