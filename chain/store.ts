@@ -154,7 +154,8 @@ export class ChainStore {
     args.txHashes.forEach((t, i) => ops.push({ type: 'put', key: P.tx + hex(t), value: enc([args.number, i, args.hash]) }));
     for (const e of args.extra ?? []) ops.push({ type: 'put', key: P.meta + e.key, value: e.value });
     ops.push({ type: 'put', key: P.meta + 'head', value: enc([args.hash, args.number]) });
-    await this.level.batch(ops);
+    // sync: a block the RPC has shown as mined must survive a power cut, not only a process kill.
+    await this.level.batch(ops, { sync: true });
     this.stateDB.settle(stateOps);
   }
 

@@ -86,8 +86,6 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
 
   /** Validate and add a decoded tx. */
   async add(tx: TypedTransaction, size = tx.serialize().length): Promise<void> {
-    const hash = bytesToHex(tx.hash());
-    if (this.byHash.has(hash)) throw txError('already known');
     if (size > this.opts.maxTxBytes) throw txError(`oversized data: transaction size ${size}, limit ${this.opts.maxTxBytes}`);
     let senderAddr: Address;
     try {
@@ -96,6 +94,8 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
     } catch {
       throw txError('invalid sender');
     }
+    const hash = bytesToHex(tx.hash());
+    if (this.byHash.has(hash)) throw txError('already known');
     const sender = senderAddr.toString();
     const head = this.chain.head.header;
     if (tx.gasLimit > head.gasLimit) throw txError('exceeds block gas limit');
