@@ -233,7 +233,16 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     return (await this.store.loadReceipts(hash)) ?? [];
   }
 
-  /** A read-only state manager at a committed state root. */
+  private headStateCache?: { hash: Uint8Array; sm: Promise<MerkleStateManager> };
+
+  /** A read-only state manager at the head, shared by readers until the head moves (its caches stay warm). */
+  headState(): Promise<MerkleStateManager> {
+    const h = this.head.hash();
+    if (!this.headStateCache || !equalsBytes(this.headStateCache.hash, h)) this.headStateCache = { hash: h, sm: this.stateAt(this.head.header.stateRoot) };
+    return this.headStateCache.sm;
+  }
+
+  /** A private state manager at a committed state root (callers may checkpoint/revert on it). */
   async stateAt(root: Uint8Array): Promise<MerkleStateManager> {
     const sm = this.sm.shallowCopy(false);
     await sm.setStateRoot(root);

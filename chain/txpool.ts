@@ -106,7 +106,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
     const baseFee = this.chain.nextHeader({ coinbase: new Uint8Array(20) }).baseFeePerGas;
     if (feeCap < baseFee) throw txError(`max fee per gas less than block base fee: address ${sender}, maxFeePerGas: ${feeCap}, baseFee: ${baseFee}`);
 
-    const state = await this.chain.stateAt(head.stateRoot);
+    const state = await this.chain.headState();
     const account = await state.getAccount(senderAddr);
     const stateNonce = account?.nonce ?? 0n;
     const balance = account?.balance ?? 0n;
@@ -192,7 +192,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
 
   /** Drop txs made stale by a committed block (included, or nonce now too low). */
   async onBlock(): Promise<void> {
-    const state = await this.chain.stateAt(this.chain.head.header.stateRoot);
+    const state = await this.chain.headState();
     this.nonceCache = new Map();
     for (const [sender, m] of [...this.bySender]) {
       const acc = await state.getAccount(createAddressFromString(sender));

@@ -10,6 +10,8 @@ import { PocError } from '../../lib/errors.ts';
  * - P2P_REMOTE_ERROR: the peer's handler failed; the message it sent is in `data.reason`.
  * - P2P_BAD_REQUEST: thrown by a request handler to say "this request is invalid": the requester
  *   is penalised and gets an error response.
+ * - P2P_BAD_ADDRESS: a configured multiaddr is invalid or lacks /p2p/<peerId>; fix the config.
+ * - P2P_LISTEN_FAILED: the listen address cannot be bound (port taken); pick another port.
  * - P2P_BAD_KEY_FILE: the identity file exists but cannot be read as a libp2p private key.
  */
 export type P2PErrorCode =
@@ -26,6 +28,7 @@ export type P2PErrorCode =
   | 'P2P_REMOTE_ERROR'
   | 'P2P_BAD_REQUEST'
   | 'P2P_BAD_ADDRESS'
+  | 'P2P_LISTEN_FAILED'
   | 'P2P_BAD_KEY_FILE';
 
 export type P2PError = PocError<P2PErrorCode>;

@@ -128,7 +128,9 @@ interface GossipRouter extends GossipSub {
 
 type Services = { identify: Identify; pubsub: GossipSub };
 
-const DEFAULT_MESH: MeshParams = { D: 3, Dlo: 2, Dhi: 6, heartbeatMs: 700 };
+// heartbeat 1 s with gossipsub's 5-heartbeat message cache: a handler has ~5 s to give its
+// verdict before the message can no longer be forwarded
+const DEFAULT_MESH: MeshParams = { D: 3, Dlo: 2, Dhi: 6, heartbeatMs: 1000 };
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -196,7 +198,14 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     this.#node.addEventListener('peer:connect', (e) => this.#onConnect(e.detail));
     this.#node.addEventListener('peer:disconnect', (e) => this.#onDisconnect(e.detail));
     this.#pubsub().addEventListener('gossipsub:message', (e) => this.#onGossip(e.detail));
-    await this.#node.start();
+    try {
+      await this.#node.start();
+    } catch (cause) {
+      // typically the port is taken: leave nothing half-started behind
+      await this.stop().catch(() => undefined);
+      throw p2pError('P2P_LISTEN_FAILED', `cannot start p2p on ${this.config.host ?? '127.0.0.1'}:${this.config.port}`, { cause, data: { port: this.config.port } });
+    }
+    if (this.#state !== 'starting') throw p2pError('P2P_STOPPED', 'stopped while starting');
     this.#state = 'running';
     for (const topic of this.#subs.keys()) this.#pubsub().subscribe(topic);
     for (const [protocol, h] of this.#handlers) await this.#registerHandler(protocol, h.handler, h.opts);
@@ -204,6 +213,7 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     this.#pruneTimer = setInterval(() => this.#penalties.prune(this.#now()), 60_000);
     this.#pruneTimer.unref();
     this.#externalSignal?.addEventListener('abort', () => void this.stop(), { once: true });
+    if (this.#externalSignal?.aborted === true) void this.stop();
     this.#log.info({ peerId: this.#peerId, addrs: this.multiaddrs(), bootstrap: this.#bootstrap.size }, 'p2p started');
   }
 
