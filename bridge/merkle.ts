@@ -78,12 +78,14 @@ export class IncrementalMerkleTree {
     const index = this.count;
     if (index >= MAX_LEAVES) throw new PocError<MerkleErrorCode>('MERKLE_TREE_FULL', `tree holds ${MAX_LEAVES} leaves`);
     this.#levels[0]!.push(checkHash(leaf));
+    // Plain arithmetic, not bit operators: indices reach 2^32 - 2, past int32.
     let i = index;
     for (let h = 0; h < TREE_DEPTH; h++) {
       const level = this.#levels[h]!;
-      const left = level[i & ~1]!;
-      const right = level[i | 1] ?? ZERO_HASHES[h]!;
-      i >>>= 1;
+      const l = i - (i % 2);
+      const left = level[l]!;
+      const right = level[l + 1] ?? ZERO_HASHES[h]!;
+      i = Math.floor(i / 2);
       this.#levels[h + 1]![i] = hashPair(left, right);
     }
     return index;
@@ -98,9 +100,11 @@ export class IncrementalMerkleTree {
   proof(index: number): string[] {
     this.#checkIndex(index);
     const out: string[] = [];
+    let i = index;
     for (let h = 0; h < TREE_DEPTH; h++) {
-      const sibling = (index >>> h) ^ 1;
+      const sibling = i % 2 === 0 ? i + 1 : i - 1;
       out.push(this.#levels[h]![sibling] ?? ZERO_HASHES[h]!);
+      i = Math.floor(i / 2);
     }
     return out;
   }
@@ -115,6 +119,9 @@ export class IncrementalMerkleTree {
 /** Root implied by `leaf` at `index` with `proof` (the computation Vault.release makes). */
 export function rootFromProof(leaf: string, index: number, proof: readonly string[]): string {
   if (proof.length !== TREE_DEPTH) throw new PocError<MerkleErrorCode>('MERKLE_BAD_HASH', `proof has ${proof.length} hashes, want ${TREE_DEPTH}`);
+  if (!Number.isInteger(index) || index < 0 || index >= 2 ** TREE_DEPTH) {
+    throw new PocError<MerkleErrorCode>('MERKLE_INDEX_OUT_OF_RANGE', `leaf index ${index} outside 0..2^${TREE_DEPTH}-1`);
+  }
   let node = checkHash(leaf);
   for (let h = 0; h < TREE_DEPTH; h++) {
     const sibling = checkHash(proof[h]!);

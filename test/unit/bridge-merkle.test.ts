@@ -2,10 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { AbiCoder, keccak256 } from 'ethers';
+import { AbiCoder, keccak256, toUtf8Bytes } from 'ethers';
 import { hashPair, IncrementalMerkleTree, MAX_LEAVES, rootFromProof, TREE_DEPTH, verifyProof, withdrawalLeaf, ZERO_HASHES } from '../../bridge/merkle.ts';
 
 const leafArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => '0x' + Buffer.from(b).toString('hex'));
+/** Distinct leaves that are real hashes (never zero, never equal), so no node can equal its sibling. */
+const distinctLeaves = (minLength: number, maxLength: number) =>
+  fc.uniqueArray(fc.integer(), { minLength, maxLength }).map((xs) => xs.map((x) => keccak256(toUtf8Bytes(`leaf ${x}`))));
 
 test('zero hashes are the keccak ladder', () => {
   assert.equal(ZERO_HASHES.length, TREE_DEPTH + 1);
@@ -47,20 +50,30 @@ test('push one by one gives the same tree as fromLeaves', () => {
 
 test('every proof verifies; a changed leaf, index or sibling does not', () => {
   fc.assert(
-    fc.property(fc.array(leafArb, { minLength: 1, maxLength: 40 }), fc.nat(), fc.nat({ max: TREE_DEPTH - 1 }), (leaves, pick, level) => {
+    fc.property(distinctLeaves(1, 40), fc.nat(), fc.nat({ max: TREE_DEPTH - 1 }), (leaves, pick, level) => {
       const t = IncrementalMerkleTree.fromLeaves(leaves);
       const root = t.root();
       const i = pick % leaves.length;
       const proof = t.proof(i);
       assert.ok(verifyProof(leaves[i]!, i, proof, root));
       assert.ok(!verifyProof(keccak256(leaves[i]!), i, proof, root));
-      assert.ok(!verifyProof(leaves[i]!, i ^ (1 << level), proof, root) || leaves[i] === leaves[i ^ (1 << level)]);
+      const flipped = Math.floor(i / 2 ** level) % 2 === 0 ? i + 2 ** level : i - 2 ** level;
+      assert.ok(!verifyProof(leaves[i]!, flipped, proof, root));
       const bad = [...proof];
       bad[level] = keccak256(bad[level]!);
       assert.ok(!verifyProof(leaves[i]!, i, bad, root));
     }),
     { numRuns: 60 },
   );
+});
+
+test('indices past 2^31 are handled with plain arithmetic (no int32 bit tricks)', () => {
+  // A leaf at index 2^32 - 2 (the last a tree can hold), siblings all zero: its root by hand.
+  const leaf = keccak256('0x05');
+  const index = 2 ** 32 - 2;
+  let node = leaf;
+  for (let h = 0; h < TREE_DEPTH; h++) node = h === 0 ? hashPair(node, ZERO_HASHES[0]!) : hashPair(ZERO_HASHES[h]!, node);
+  assert.equal(rootFromProof(leaf, index, ZERO_HASHES.slice(0, TREE_DEPTH)), node);
 });
 
 test('a proof over an earlier prefix proves against the earlier root only', () => {
@@ -85,5 +98,6 @@ test('bad input is refused with codes', () => {
   assert.throws(() => t.proof(-1), { code: 'MERKLE_INDEX_OUT_OF_RANGE' });
   assert.throws(() => t.push('0x1234'), { code: 'MERKLE_BAD_HASH' });
   assert.throws(() => rootFromProof(keccak256('0x01'), 0, []), { code: 'MERKLE_BAD_HASH' });
+  assert.throws(() => rootFromProof(keccak256('0x01'), 2 ** 32, t.proof(0)), { code: 'MERKLE_INDEX_OUT_OF_RANGE' });
   assert.equal(MAX_LEAVES, 2 ** 32 - 1);
 });
