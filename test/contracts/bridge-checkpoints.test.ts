@@ -1,9 +1,11 @@
 /** Checkpoints on a real anvil: quorum, ordering, forgeries, replay across domains, set hand-over. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { concat, type Contract, type SigningKey } from 'ethers';
 import {
   checkpointDigest,
+  hasQuorum,
   packSignatures,
   selectQuorum,
   signValidatorSet,
@@ -246,5 +248,39 @@ describe('Checkpoints with unequal power', () => {
     const [signed, total] = await expectRevert(c, 'submitCheckpoint', [tuple(cp), two], 'InsufficientPower');
     assert.deepEqual([signed, total], [2n, 3n]);
     assert.throws(() => selectQuorum(checkpointDigest(domain, cp), signAll(keys.slice(0, 2), domain, cp), set), { code: 'CHECKPOINT_NO_QUORUM' });
+  });
+});
+
+describe('Checkpoints agrees with the TS quorum rule', () => {
+  test('random powers and random signer subsets: accepted exactly when hasQuorum says so', async () => {
+    const keys = validatorKeys(7, 'prop');
+    const seen = { accepted: 0, refused: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.bigInt({ min: 1n, max: 1000n }), { minLength: 7, maxLength: 7 }),
+        fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }),
+        async (powers, signs) => {
+          fc.pre(signs.some((b) => b));
+          const { checkpoints: c, domain, set } = await deployCheckpoints(l1, keys, powers);
+          const signers = keys.filter((_, i) => signs[i]);
+          const signed = signers.reduce((sum, k) => sum + set.powers[set.validators.indexOf(addressOf(k))]!, 0n);
+          const total = powers.reduce((a, b) => a + b, 0n);
+          const cp = sampleCheckpoint(1n);
+          const packed = packSignatures(checkpointDigest(domain, cp), signAll(signers, domain, cp));
+          if (hasQuorum(signed, total)) {
+            await (await c.submitCheckpoint(tuple(cp), packed)).wait();
+            assert.equal(await c.latestHeight(), 1n);
+            seen.accepted++;
+          } else {
+            const [s, t] = await expectRevert(c, 'submitCheckpoint', [tuple(cp), packed], 'InsufficientPower');
+            assert.deepEqual([s, t], [signed, total]);
+            assert.equal(await c.latestHeight(), 0n);
+            seen.refused++;
+          }
+        },
+      ),
+      { numRuns: 20, seed: 77 },
+    );
+    assert.ok(seen.accepted > 0 && seen.refused > 0, `both outcomes exercised: ${JSON.stringify(seen)}`);
   });
 });
