@@ -131,6 +131,7 @@ type Services = { identify: Identify; pubsub: GossipSub };
 // heartbeat 1 s with gossipsub's 5-heartbeat message cache: a handler has ~5 s to give its
 // verdict before the message can no longer be forwarded
 const DEFAULT_MESH: MeshParams = { D: 3, Dlo: 2, Dhi: 6, heartbeatMs: 1000 };
+const P2P_CODE = 421; // multiaddr protocol code of /p2p
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -209,11 +210,16 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     this.#state = 'running';
     for (const topic of this.#subs.keys()) this.#pubsub().subscribe(topic);
     for (const [protocol, h] of this.#handlers) await this.#registerHandler(protocol, h.handler, h.opts);
-    for (const peer of this.#bootstrap.keys()) this.#scheduleDial(peer, 0);
+    for (const [peer, b] of this.#bootstrap) {
+      // known addresses let request() dial a bootstrap peer before the redial loop has reached it
+      await this.#node.peerStore.merge(peerIdFromString(peer), { multiaddrs: [b.addr.decapsulateCode(P2P_CODE)] });
+      this.#scheduleDial(peer, 0);
+    }
     this.#pruneTimer = setInterval(() => this.#penalties.prune(this.#now()), 60_000);
     this.#pruneTimer.unref();
     this.#externalSignal?.addEventListener('abort', () => void this.stop(), { once: true });
-    if (this.#externalSignal?.aborted === true) void this.stop();
+    const signal = this.#externalSignal;
+    if (signal !== undefined && signal.aborted) void this.stop();
     this.#log.info({ peerId: this.#peerId, addrs: this.multiaddrs(), bootstrap: this.#bootstrap.size }, 'p2p started');
   }
 
