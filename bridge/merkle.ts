@@ -116,6 +116,25 @@ export class IncrementalMerkleTree {
   }
 }
 
+/** Storage slots of the sidechain Bridge: branch[h] at slot h (0..31), count at slot 32. */
+export const BRIDGE_STORAGE = { branchSlot: (h: number) => h, countSlot: 32 } as const;
+
+/**
+ * Bridge.root() recomputed from the Bridge's storage (its 32 branch words and its count), the
+ * way the contract does: lets a node read the withdrawals root of a block without an EVM call.
+ */
+export function rootFromBranch(branch: readonly string[], count: number): string {
+  if (branch.length !== TREE_DEPTH) throw new PocError<MerkleErrorCode>('MERKLE_BAD_HASH', `branch has ${branch.length} words, want ${TREE_DEPTH}`);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_LEAVES) throw new PocError<MerkleErrorCode>('MERKLE_INDEX_OUT_OF_RANGE', `count ${count} out of range`);
+  let node = ZERO_HASHES[0]!;
+  let size = count;
+  for (let h = 0; h < TREE_DEPTH; h++) {
+    node = size % 2 === 1 ? hashPair(checkHash(branch[h]!), node) : hashPair(node, ZERO_HASHES[h]!);
+    size = Math.floor(size / 2);
+  }
+  return node;
+}
+
 /** Root implied by `leaf` at `index` with `proof` (the computation Vault.release makes). */
 export function rootFromProof(leaf: string, index: number, proof: readonly string[]): string {
   if (proof.length !== TREE_DEPTH) throw new PocError<MerkleErrorCode>('MERKLE_BAD_HASH', `proof has ${proof.length} hashes, want ${TREE_DEPTH}`);

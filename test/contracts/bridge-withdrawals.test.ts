@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Contract, getAddress, toBeHex, zeroPadValue, type JsonRpcSigner } from 'ethers';
 import { loadArtifact } from '../../contracts/artifacts.ts';
-import { decodeWithdrawalLog, IncrementalMerkleTree, verifyProof, withdrawalLeaf, WITHDRAWAL_REQUESTED_TOPIC, ZERO_HASHES } from '../../bridge/merkle.ts';
+import { BRIDGE_STORAGE, decodeWithdrawalLog, IncrementalMerkleTree, rootFromBranch, verifyProof, withdrawalLeaf, WITHDRAWAL_REQUESTED_TOPIC, ZERO_HASHES } from '../../bridge/merkle.ts';
 import { expectRevert, startL1, type L1 } from './bridge-fixture.ts';
 
 const BRIDGE_ADDRESS = '0x0000000000000000000000000000000000001002';
@@ -84,6 +84,12 @@ describe('Bridge (sidechain withdrawals)', () => {
       tree.push(decodeWithdrawalLog(rc.logs[0]).leaf);
       assert.equal(await bridge.root(), tree.root(), `root after ${i + 1} withdrawals`);
     }
+    // the documented storage layout gives the same root without calling the contract
+    const word = (slot: number) => l1.provider.getStorage(BRIDGE_ADDRESS, slot);
+    const branch = await Promise.all(Array.from({ length: 32 }, (_, h) => word(BRIDGE_STORAGE.branchSlot(h))));
+    const count = Number(BigInt(await word(BRIDGE_STORAGE.countSlot)));
+    assert.equal(count, 70);
+    assert.equal(rootFromBranch(branch, count), tree.root());
     assert.equal(await l1.provider.getBalance(BRIDGE_ADDRESS), before + BigInt((70 * 71) / 2), 'the burned coin stays locked in the Bridge');
   });
 
