@@ -1,0 +1,250 @@
+/**
+ * Property: Hub + Staking on a real anvil behave exactly like the TypeScript reference model
+ * (consensus/poc/market.ts). fast-check generates executor populations (honest, lazy, colluding
+ * on a common wrong result, lone wrong, silent committers that never reveal), with random stakes
+ * and reputations, a few tasks with random trust and replica bounds, random block randomness and
+ * random waits; every step runs on both, and every assignment, refusal, payment, slash, refund,
+ * score, stake and task outcome must agree.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { keccak256, AbiCoder } from 'ethers';
+import { startHubFixture, type HubFixture, type ParsedLog } from './hub-fixture.ts';
+import {
+  HUB_ADDRESS, MarketModel, TaskStatus, AssignmentStatus, isPocErrorCode, resultHash, resultSeal, type ModelEvent,
+} from './hub-model-helpers.ts';
+
+const ETH = 10n ** 18n;
+const APP = '0x' + 'a7'.repeat(32);
+const DATASET = '0x' + 'd5'.repeat(32);
+const ZERO32 = '0x' + '00'.repeat(32);
+const ZERO20 = '0x' + '00'.repeat(20);
+const APP_PRICE = 3n * 10n ** 15n;
+const DATASET_PRICE = 10n ** 15n;
+const abi = AbiCoder.defaultAbiCoder();
+
+type Behaviour = 'honest' | 'lazy' | 'collude' | 'loner' | 'silent';
+
+const executorArb = fc.record({
+  stakeTenths: fc.integer({ min: 10, max: 40 }),
+  score: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 30n }), fc.bigInt({ min: 100n, max: 400n })),
+  behaviour: fc.constantFrom<Behaviour>('honest', 'honest', 'lazy', 'collude', 'loner', 'silent'),
+});
+const taskArb = fc
+  .record({
+    trust: fc.constantFrom(1n, 2n, 3n, 5n, 10n, 100n, 1000n),
+    minReplicas: fc.integer({ min: 1, max: 3 }),
+    extra: fc.integer({ min: 0, max: 6 }),
+    escrowMilli: fc.integer({ min: 4, max: 2000 }),
+    withDataset: fc.boolean(),
+  })
+  .map((t) => ({ ...t, maxReplicas: t.minReplicas + t.extra }));
+const scenarioArb = fc.record({
+  executors: fc.array(executorArb, { minLength: 2, maxLength: 10 }),
+  tasks: fc.array(taskArb, { minLength: 1, maxLength: 3 }),
+  rounds: fc.array(
+    fc.record({
+      randomness: fc.bigInt({ min: 0n, max: 2n ** 256n - 1n }),
+      waitBeforeContribute: fc.constantFrom(0, 0, 0, 41),
+      waitBeforeReveal: fc.constantFrom(0, 0, 0, 41),
+      wait: fc.constantFrom(0, 0, 3, 41, 90),
+      claim: fc.boolean(),
+    }),
+    { minLength: 3, maxLength: 6 },
+  ),
+});
+
+let f: HubFixture;
+let owner: string, requester: string, pool: string[];
+let base: string;
+
+before(async () => {
+  f = await startHubFixture(16);
+  [owner, requester] = f.accounts as [string, string];
+  pool = f.accounts.slice(2, 12);
+  assert.equal((await f.hubTx(owner, 'registerApp', [APP, APP_PRICE, 1, 'ipfs://app'])).status, 1);
+  assert.equal((await f.hubTx(owner, 'registerDataset', [DATASET, DATASET_PRICE, 'ipfs://data'])).status, 1);
+  base = await f.snapshot();
+});
+
+after(() => f?.stop());
+
+const digestFor = (b: Behaviour, taskId: bigint, e: string) =>
+  keccak256(abi.encode(['uint256', 'string'], [taskId, b === 'collude' ? 'wrong' : b === 'loner' ? e : 'good']));
+
+/** Contract events comparable with the model's, as tuples of strings. */
+function contractEvents(logs: ParsedLog[]): string[] {
+  const out: string[] = [];
+  for (const l of logs) {
+    const a = l.args;
+    if (l.name === 'TaskAssigned') out.push(`assigned ${a[0]} ${String(a[1]).toLowerCase()}`);
+    else if (l.name === 'Paid') out.push(`paid ${a[0]} ${String(a[1]).toLowerCase()} ${a[2]} ${a[3]}`);
+    else if (l.name === 'Slashed') out.push(`slashed ${a[0]} ${String(a[1]).toLowerCase()} ${a[2]}`);
+    else if (l.name === 'Refunded') out.push(`refunded ${a[0]} ${String(a[1]).toLowerCase()} ${a[2]}`);
+    else if (l.name === 'TaskFinalized') out.push(`finalized ${a[0]} ${Number(a[2])} ${a[1] === ZERO32 ? 'none' : String(a[1]).toLowerCase()}`);
+  }
+  return out;
+}
+
+function modelEvents(ev: ModelEvent[]): string[] {
+  return ev.flatMap((e) => {
+    if (e.kind === 'assigned') return [`assigned ${e.taskId} ${e.executor}`];
+    if (e.kind === 'paid') return [`paid ${e.taskId} ${e.executor} ${e.amount} ${e.payKind}`];
+    if (e.kind === 'slashed') return [`slashed ${e.taskId} ${e.executor} ${e.amount}`];
+    if (e.kind === 'refunded') return [`refunded ${e.taskId} ${e.executor} ${e.amount}`];
+    if (e.kind === 'finalized') return [`finalized ${e.taskId} ${e.status} ${e.digest ?? 'none'}`];
+    return [];
+  });
+}
+
+/** Run one user action on the model and on the chain; both must accept, or refuse alike. */
+async function both(m: MarketModel, from: string, fn: string, args: unknown[], apply: (block: bigint) => void, value = 0n): Promise<boolean> {
+  const block = (await f.blockNumber()) + 1n;
+  let modelError: string | null = null;
+  try {
+    apply(block);
+  } catch (e) {
+    if (!isPocErrorCode(e)) throw e;
+    modelError = e.code;
+  }
+  const r = await f.hubTx(from, fn, args, value);
+  assert.equal(r.blockNumber, block);
+  count(modelError === null ? `${fn} ok` : `${fn} refused ${modelError}`);
+  if (modelError === null) {
+    assert.equal(r.status, 1, `${fn} by ${from} succeeded in the model but reverted on chain`);
+    return true;
+  }
+  assert.equal(r.status, 0, `${fn} by ${from} refused by the model (${modelError}) but succeeded on chain`);
+  // A refused tx changed nothing, so simulating it again gives its reason.
+  const err = await f.revertOf(from, HUB_ADDRESS, f.hub.encodeFunctionData(fn, args), value);
+  assert.equal(err?.name, modelError, `${fn} refused for the same reason`);
+  return false;
+}
+
+/** How often each kind of step happened across runs, to show what the property covered. */
+const seen = new Map<string, number>();
+const count = (k: string, n = 1) => seen.set(k, (seen.get(k) ?? 0) + n);
+
+async function system(m: MarketModel, fn: 'schedule' | 'finalize', randomness = 0n): Promise<void> {
+  const block = (await f.blockNumber()) + 1n;
+  const ev = fn === 'schedule' ? m.schedule(block, randomness) : m.finalize(block);
+  const r = await f.system(fn, fn === 'schedule' ? [randomness] : []);
+  assert.equal(r.status, 1);
+  assert.equal(r.blockNumber, block);
+  for (const e of ev) count(e.kind);
+  const topped = new Set(ev.filter((e) => e.kind === 'assigned' && m.tasks.get(e.taskId)!.contributedCount > 0).map((e) => e.taskId));
+  count('top-up rounds', topped.size);
+  count(`${fn} max gas`, 0);
+  if (r.gasUsed > (seen.get(`${fn} max gas`) ?? 0)) seen.set(`${fn} max gas`, Number(r.gasUsed));
+  const kinds = fn === 'schedule' ? ['assigned'] : ['paid', 'slashed', 'refunded', 'finalized'];
+  assert.deepEqual(contractEvents(f.parseLogs(r)), modelEvents(ev.filter((e) => kinds.includes(e.kind))), `${fn} events at block ${block}`);
+}
+
+async function compareState(m: MarketModel, execs: string[]): Promise<void> {
+  for (const e of execs) {
+    const [stake, locked, , , active] = await f.stakingView('executorInfo', [e]);
+    const s = m.staking.get(e);
+    assert.deepEqual([stake, locked, active], [s.stake, s.locked, s.index !== 0], `stake of ${e}`);
+    assert.equal((await f.hubView('score', [e]))[0], m.scoreOf(e), `score of ${e}`);
+    assert.equal((await f.hubView('withdrawable', [e]))[0], m.withdrawableOf(e), `withdrawable of ${e}`);
+  }
+  for (const a of [requester, owner]) assert.equal((await f.hubView('withdrawable', [a]))[0], m.withdrawableOf(a));
+  assert.deepEqual((await f.stakingView('activeExecutors'))[0].map((x: string) => x.toLowerCase()), m.staking.active);
+  for (const [id, t] of m.tasks) {
+    const c = (await f.hubView('getTask', [id]))[0];
+    assert.equal(Number(c.status), t.status, `status of task ${id}`);
+    assert.equal(c.result === ZERO32 ? null : c.result.toLowerCase(), t.result);
+    assert.deepEqual((await f.hubView('taskAssignees', [id]))[0].map((x: string) => x.toLowerCase()), t.assignees);
+  }
+}
+
+test('contracts agree with the reference model on random populations', { timeout: 600_000 }, async () => {
+  let runs = 0;
+  const outcomes = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, async (sc) => {
+      runs++;
+      await f.revert(base);
+      base = await f.snapshot();
+      const m = new MarketModel();
+      m.registerApp(owner, APP, APP_PRICE, 1);
+      m.registerDataset(owner, DATASET, DATASET_PRICE);
+      const execs = sc.executors.map((_, i) => pool[i]!);
+      const beh = new Map<string, Behaviour>();
+      for (const [i, x] of sc.executors.entries()) {
+        const e = execs[i]!;
+        beh.set(e, x.behaviour);
+        const v = BigInt(x.stakeTenths) * 10n ** 17n;
+        m.staking.stakeExecutor(e, v);
+        assert.equal((await f.stakingTx(e, 'stakeExecutor', [], v)).status, 1);
+        m.setScore(e, x.score);
+        await f.setScore(e, x.score);
+      }
+      for (const t of sc.tasks) {
+        const escrow = BigInt(t.escrowMilli) * 10n ** 15n;
+        const ds = t.withDataset ? DATASET : ZERO32;
+        const args = [APP, ds, '0x', t.trust, BigInt(t.minReplicas), BigInt(t.maxReplicas), escrow, ZERO20];
+        await both(m, requester, 'requestTask', args, (b) => {
+          m.requestTask(b, requester, { app: APP, dataset: ds, trust: t.trust, minReplicas: t.minReplicas, maxReplicas: t.maxReplicas, maxPrice: escrow, value: escrow });
+        }, escrow);
+      }
+      const contributeAll = async () => {
+        for (const [id, t] of m.tasks) {
+          for (const e of [...t.assignees]) {
+            const b = beh.get(e)!;
+            if (b === 'lazy' || t.assignments.get(e)!.status !== AssignmentStatus.Assigned) continue;
+            if (t.status !== TaskStatus.Active && t.status !== TaskStatus.Revealing) continue;
+            const d = digestFor(b, id, e);
+            await both(m, e, 'contribute', [id, resultHash(id, d), resultSeal(e, id, d)], (bn) => m.contribute(bn, e, id, resultHash(id, d), resultSeal(e, id, d)));
+          }
+        }
+      };
+      const revealAll = async () => {
+        for (const [id, t] of m.tasks) {
+          for (const e of [...t.assignees]) {
+            const b = beh.get(e)!;
+            if (b === 'lazy' || b === 'silent' || t.assignments.get(e)!.status !== AssignmentStatus.Contributed) continue;
+            if (t.status !== TaskStatus.Revealing) continue;
+            const d = digestFor(b, id, e);
+            await both(m, e, 'reveal', [id, d], (bn) => m.reveal(bn, e, id, d));
+          }
+        }
+      };
+      for (const r of sc.rounds) {
+        await system(m, 'schedule', r.randomness);
+        await f.mine(r.waitBeforeContribute);
+        await contributeAll();
+        await f.mine(r.waitBeforeReveal);
+        await revealAll();
+        await system(m, 'finalize');
+        await f.mine(r.wait);
+      }
+      // Let every deadline pass; optionally claim by hand first, then finalize what is left.
+      await f.mine(210);
+      if (sc.rounds[0]!.claim) {
+        for (const [id, t] of m.tasks) {
+          if (t.status === TaskStatus.Active || t.status === TaskStatus.Revealing) {
+            await both(m, requester, 'claim', [id], (bn) => void m.claim(bn, id));
+          }
+        }
+      }
+      await system(m, 'finalize');
+      for (const t of m.tasks.values()) {
+        assert.ok(t.status === TaskStatus.Completed || t.status === TaskStatus.Failed, 'every task settled');
+        outcomes.set(t.status, (outcomes.get(t.status) ?? 0) + 1);
+      }
+      await compareState(m, execs);
+      // Conservation: the Hub holds exactly what it owes.
+      const owed = [...execs, requester, owner].reduce((s, a) => s + m.withdrawableOf(a), 0n);
+      assert.equal(await f.balance(HUB_ADDRESS), owed);
+    }),
+    { numRuns: 25, seed: Number(process.env.POC_SEED ?? 20260501) },
+  );
+  assert.equal(runs, 25);
+  if (process.env.POC_STATS) console.log(Object.fromEntries([...seen].sort()), Object.fromEntries(outcomes));
+  assert.ok((seen.get('slashed') ?? 0) > 0, 'some executors were slashed');
+  assert.ok((seen.get('top-up rounds') ?? 0) > 0, 'some votes fell short and were topped up');
+  assert.ok((outcomes.get(TaskStatus.Completed) ?? 0) > 0, 'some tasks completed');
+  assert.ok((outcomes.get(TaskStatus.Failed) ?? 0) > 0, 'some tasks failed');
+});
