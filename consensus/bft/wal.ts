@@ -15,6 +15,8 @@ import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Packr, Unpackr } from 'msgpackr';
 import { PocError } from '../../lib/errors.ts';
+import type { ValidatorSet } from '../validators.ts';
+import type { BftInput } from './machine.ts';
 import { writeFileAtomic } from './signer.ts';
 
 export type WalErrorCode = 'WAL_RECORD_TOO_LARGE' | 'WAL_CLOSED';
@@ -189,7 +191,33 @@ export class Wal {
 }
 
 /** A consensus input as a WAL record (startHeight keeps only what the driver cannot recompute). */
-export function walRecordOfInput(input: import('./machine.ts').BftInput): unknown {
+export function walRecordOfInput(input: BftInput): unknown {
   if (input.type === 'startHeight') return { type: 'startHeight', height: input.height, myPubKey: input.myPubKey };
   return input;
+}
+
+function plainBytes(v: unknown): unknown {
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(plainBytes);
+  if (v !== null && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = plainBytes(x);
+    return o;
+  }
+  return v;
+}
+
+/**
+ * Turn a replayed WAL record back into a machine input. `validatorsAt(height)` supplies the
+ * validator set for startHeight records (the chain knows it; the WAL does not store it).
+ * Returns null for records that are not inputs (e.g. endHeight markers).
+ */
+export function inputOfWalRecord(record: unknown, validatorsAt: (height: number) => ValidatorSet): BftInput | null {
+  const r = plainBytes(record) as { type?: unknown; height?: unknown; myPubKey?: unknown };
+  if (typeof r !== 'object' || r === null) return null;
+  if (r.type === 'startHeight' && typeof r.height === 'number') {
+    return { type: 'startHeight', height: r.height, validators: validatorsAt(r.height), myPubKey: r.myPubKey instanceof Uint8Array ? r.myPubKey : null };
+  }
+  const inputTypes = ['proposal', 'vote', 'timeout', 'blockValidity', 'ownBlock', 'block', 'syncCommit'];
+  return typeof r.type === 'string' && inputTypes.includes(r.type) ? (r as unknown as BftInput) : null;
 }
