@@ -15,7 +15,13 @@ import { CLIENT_VERSION } from '../chain/rpc/eth.ts';
 import { isPocError } from '../lib/errors.ts';
 
 const program = new Command();
-program.name('pocchain').description('pocchain: an EVM sidechain for decentralized computing').showHelpAfterError();
+program.name('pocchain').description('pocchain: an EVM sidechain for decentralized computing').showHelpAfterError('(run with --help for usage)');
+
+/** Print an actionable error and exit non-zero (no usage dump: the flags were fine). */
+function fail(message: string): never {
+  process.stderr.write(message + '\n');
+  process.exit(1);
+}
 
 /** Config precedence: defaults < config file < environment (POCCHAIN_*) < flags. */
 function readConfig(opts: Record<string, any>, cmd: Command): Record<string, any> {
@@ -68,7 +74,13 @@ program
   .option('--rpc-port <port>', 'JSON-RPC listen port (http and ws)', '8545')
   .option('--block-time <ms>', 'block interval in milliseconds', '1000')
   .option('--chain-id <id>', 'chain id for --dev', String(DEV_CHAIN_ID))
+  .option('--p2p-host <host>', 'libp2p listen host', '127.0.0.1')
+  .option('--p2p-port <port>', 'libp2p listen port (multi-validator networks)', '26656')
+  .option('--bootstrap <multiaddrs>', 'comma-separated peers /ip4/…/tcp/…/p2p/<id>', '')
+  .option('--timeout-propose <ms>', 'BFT propose timeout (grows by 500 ms per round)', '2000')
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+  .addOption(new Option('--test-byzantine <modes>', 'TEST ONLY: double-sign,invalid-proposal').hideHelp())
+  .addOption(new Option('--test-controls', 'TEST ONLY: RPC methods to cut p2p links').hideHelp())
   .action(async (opts, cmd) => {
     const c = readConfig(opts, cmd);
     const logger = createLogger({ level: c.logLevel });
@@ -79,12 +91,14 @@ program
       datadir = mkdtempSync(join(tmpdir(), 'pocchain-dev-'));
       temp = true;
     } else {
-      program.error('error: --datadir is required (or use --dev for a temporary chain)');
+      fail('error: --datadir is required (or use --dev for a temporary chain)');
     }
     mkdirSync(datadir, { recursive: true, mode: 0o700 });
     const gfile = join(datadir, 'genesis.json');
     let genesis: Genesis;
     let coinbase: Uint8Array;
+    let consensusSecretKey: Uint8Array | null = null;
+    let isValidator = false;
     const dev = c.dev ? devAccounts(10) : undefined;
     if (c.dev) {
       const keys = initKeys(datadir);
@@ -94,11 +108,18 @@ program
         writeFileSync(gfile, JSON.stringify(g, null, 1));
       }
       genesis = loadGenesis(gfile);
+      isValidator = true;
     } else {
-      if (!existsSync(gfile)) program.error(`error: no genesis in ${datadir}: run \`pocchain init --datadir ${datadir}\` first`);
+      if (!existsSync(gfile)) fail(`error: no genesis in ${datadir}: run \`pocchain init --datadir ${datadir}\` first`);
       genesis = loadGenesis(gfile);
-      coinbase = Buffer.from(loadKeys(datadir).validator.address.slice(2), 'hex');
+      const keys = loadKeys(datadir);
+      coinbase = Buffer.from(keys.validator.address.slice(2), 'hex');
+      const me = publicIdentity(keys).pubKey.toLowerCase();
+      isValidator = genesis.validators.some((v) => v.pubKey.toLowerCase() === me);
+      if (isValidator) consensusSecretKey = keys.consensus.secretKey;
     }
+    const solo = genesis.validators.length === 1 && isValidator;
+    const byz = String(c.testByzantine ?? '').split(',');
     let node: PocNode;
     try {
       node = await PocNode.start({
@@ -107,14 +128,28 @@ program
         rpc: { host: c.rpcHost, port: Number(c.rpcPort) },
         coinbase,
         blockTimeMs: Number(c.blockTime),
-        solo: genesis.validators.length === 1,
+        solo,
         ...(dev ? { devAccounts: dev } : {}),
+        ...(solo
+          ? {}
+          : {
+              bft: {
+                p2pHost: c.p2pHost,
+                p2pPort: Number(c.p2pPort),
+                bootstrap: String(c.bootstrap ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+                consensusSecretKey,
+                dir: join(datadir, 'consensus'),
+                timeouts: { proposeMs: Number(c.timeoutPropose) },
+                byzantine: { doubleSign: byz.includes('double-sign'), invalidProposal: byz.includes('invalid-proposal') },
+                testControls: !!c.testControls,
+              },
+            }),
         logger,
       });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EADDRINUSE') program.error(`error: RPC port ${c.rpcPort} on ${c.rpcHost} is already in use: stop the other process or pass --rpc-port`);
-      if (isPocError(e)) program.error(`error [${e.code}]: ${e.message}`);
+      if (err.code === 'EADDRINUSE') fail(`error: a port is already in use (RPC ${c.rpcHost}:${c.rpcPort}, p2p ${c.p2pHost}:${c.p2pPort}): stop the other process or pass --rpc-port / --p2p-port`);
+      if (isPocError(e)) fail(`error [${e.code}]: ${e.message}`);
       throw e;
     }
     logger.info({ rpc: `http://${c.rpcHost}:${node.rpc.port}`, chainId: genesis.chainId, datadir, dev: !!c.dev }, 'node started');
@@ -132,6 +167,22 @@ program
     };
     process.on('SIGINT', () => void shutdown('SIGINT'));
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  });
+
+program
+  .command('testnet')
+  .description('create data dirs, keys, a shared genesis and configs for an N-validator network on this host')
+  .requiredOption('--out <dir>', 'output directory (node0, node1, ...)')
+  .option('--validators <n>', 'number of validators', '4')
+  .option('--full-nodes <n>', 'extra non-validating nodes', '0')
+  .option('--chain-id <id>', 'chain id', String(DEV_CHAIN_ID))
+  .option('--rpc-port <port>', 'RPC port of node0 (node i gets port+i)', '8545')
+  .option('--p2p-port <port>', 'p2p port of node0 (node i gets port+i)', '26656')
+  .option('--block-time <ms>', 'block interval', '1000')
+  .action(async (opts) => {
+    const { createTestnet } = await import('../consensus/testnet.ts');
+    const r = await createTestnet({ out: resolve(opts.out), validators: Number(opts.validators), fullNodes: Number(opts.fullNodes), chainId: Number(opts.chainId), rpcPort: Number(opts.rpcPort), p2pPort: Number(opts.p2pPort), blockTimeMs: Number(opts.blockTime) });
+    console.log(JSON.stringify(r, null, 1));
   });
 
 program.parseAsync(process.argv).catch((e) => {

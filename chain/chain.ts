@@ -152,12 +152,12 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   }
 
   /** Build a block from candidate txs (skipping those that fail). Nothing is committed. */
-  async build(header: HeaderFields, txs: TypedTransaction[], deadlineMs?: number): Promise<ExecuteResult> {
-    return executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header, txs, mode: 'build', hooks: this.hooks, deadlineMs });
+  async build(header: HeaderFields, txs: TypedTransaction[], deadlineMs?: number, inputs?: unknown): Promise<ExecuteResult> {
+    return executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header, txs, mode: 'build', hooks: this.hooks, deadlineMs, inputs });
   }
 
   /** Re-execute a proposed/synced block on the head and check every root. Nothing is committed. */
-  async verify(block: Block): Promise<ExecuteResult> {
+  async verify(block: Block, inputs?: unknown): Promise<ExecuteResult> {
     const h = block.header;
     if (!equalsBytes(h.parentHash, this.head.hash())) throw new ChainError('BLOCK_INVALID', `block ${h.number} does not extend the head`);
     const expected = this.nextHeader({ coinbase: h.coinbase.bytes, mixHash: h.mixHash, extraData: h.extraData, timestampMs: Number(h.timestamp) * 1000 });
@@ -166,7 +166,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     if (h.timestamp > BigInt(Math.floor(Date.now() / 1000)) + 15n) throw new ChainError('BLOCK_INVALID', 'block timestamp too far in the future');
     if (h.baseFeePerGas !== expected.baseFeePerGas) throw new ChainError('BLOCK_INVALID', `base fee ${h.baseFeePerGas}, expected ${expected.baseFeePerGas}`);
     if (h.gasLimit !== expected.gasLimit) throw new ChainError('BLOCK_INVALID', 'gas limit changed');
-    const res = await executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header: { ...expected, timestamp: h.timestamp }, txs: block.transactions as TypedTransaction[], mode: 'verify', hooks: this.hooks });
+    const res = await executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header: { ...expected, timestamp: h.timestamp }, txs: block.transactions as TypedTransaction[], mode: 'verify', hooks: this.hooks, inputs });
     const got = res.block.header;
     for (const f of ['stateRoot', 'receiptTrie', 'transactionsTrie', 'logsBloom'] as const) {
       if (!equalsBytes(got[f], h[f])) throw new ChainError('BLOCK_INVALID', `block ${h.number}: ${f} mismatch`);
@@ -177,7 +177,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   }
 
   /** Make an executed block durable (one atomic batch) and move the head to it. */
-  async commit(res: ExecuteResult, extras: { commit?: Uint8Array } = {}): Promise<void> {
+  async commit(res: ExecuteResult, extras: { commit?: Uint8Array; sys?: Uint8Array } = {}): Promise<void> {
     const b = res.block;
     if (!equalsBytes(b.header.parentHash, this.head.hash())) throw new ChainError('BLOCK_INVALID', `block ${b.header.number} does not extend the head`);
     const senders = b.transactions.map((t) => t.getSenderPublicKey());
@@ -187,7 +187,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     await this.store.commitBlock({
       hash: b.hash(),
       number: b.header.number,
-      block: { rlp: b.serialize(), senders, ...(extras.commit ? { commit: extras.commit } : {}) },
+      block: { rlp: b.serialize(), senders, ...(extras.commit ? { commit: extras.commit } : {}), ...(extras.sys ? { sys: extras.sys } : {}) },
       receipts,
       txHashes,
     });
@@ -227,6 +227,11 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   /** The consensus commit stored with a block, if any. */
   async getCommit(hash: Uint8Array): Promise<Uint8Array | undefined> {
     return (await this.store.loadBlock(hash))?.commit;
+  }
+
+  /** The stored block record (RLP, senders, commit, system data). */
+  async getStored(hash: Uint8Array) {
+    return this.store.loadBlock(hash);
   }
 
   async getReceipts(hash: Uint8Array): Promise<StoredReceipt[]> {

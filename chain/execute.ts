@@ -45,6 +45,8 @@ export interface SystemContext {
   call(to: Address, data: Uint8Array, opts?: { allowRevert?: boolean }): Promise<Uint8Array>;
   /** Credit native balance (bridge deposits). */
   credit(to: Address, amount: bigint): Promise<void>;
+  /** System inputs carried with this block (deposits, evidence...), opaque to the chain layer. */
+  inputs: unknown;
 }
 
 export interface SystemHooks {
@@ -63,6 +65,8 @@ export interface ExecuteInput {
   hooks?: SystemHooks;
   /** build mode: stop adding txs after this many ms (keeps block time bounded under load) */
   deadlineMs?: number;
+  /** system inputs for the hooks (see SystemContext.inputs) */
+  inputs?: unknown;
 }
 
 export interface ExecuteResult {
@@ -115,6 +119,7 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
   const ctx: SystemContext = {
     vm,
     block: template,
+    inputs: input.inputs,
     async call(to, data, opts = {}) {
       const res = await vm.evm.runCall({ caller: SYSTEM_ADDRESS, origin: SYSTEM_ADDRESS, to, data, gasLimit: SYSTEM_GAS, block: template, skipBalance: true });
       if (res.execResult.exceptionError) {

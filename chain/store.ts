@@ -46,6 +46,8 @@ export interface StoredBlock {
   senders: Uint8Array[];
   /** consensus commit (opaque bytes: precommit signatures) that finalized this block, if any. */
   commit?: Uint8Array;
+  /** consensus/system data carried with the block (opaque bytes; hashed into extraData) */
+  sys?: Uint8Array;
 }
 
 export interface TxLocation {

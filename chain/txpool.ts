@@ -41,7 +41,7 @@ function fees(tx: TypedTransaction): { feeCap: bigint; tip: bigint } {
 
 const txError = (message: string, data?: Record<string, unknown>) => new ChainError('TX_INVALID', message, data ? { data } : {});
 
-export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
+export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
   private readonly chain: Chain;
   private readonly opts: Required<TxPoolOptions>;
   /** sender -> nonce -> entry */
@@ -80,12 +80,12 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
   /** Validate and add a raw tx; returns its hash. Throws TX_INVALID with a geth-compatible message. */
   async addRaw(raw: Uint8Array): Promise<Uint8Array> {
     const tx = this.decode(raw);
-    await this.add(tx, raw.length);
+    await this.add(tx, raw.length, { local: true });
     return tx.hash();
   }
 
-  /** Validate and add a decoded tx. */
-  async add(tx: TypedTransaction, size = tx.serialize().length): Promise<void> {
+  /** Validate and add a decoded tx; `local` txs (from our RPC) are the ones we gossip. */
+  async add(tx: TypedTransaction, size = tx.serialize().length, opts: { local?: boolean } = {}): Promise<void> {
     if (size > this.opts.maxTxBytes) throw txError(`oversized data: transaction size ${size}, limit ${this.opts.maxTxBytes}`);
     let senderAddr: Address;
     try {
@@ -135,7 +135,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction] }> {
     if (!m) this.bySender.set(sender, (m = new Map()));
     m.set(tx.nonce, entry);
     this.byHash.set(hash, entry);
-    this.emit('tx', tx);
+    this.emit('tx', tx, opts.local ?? false);
   }
 
   private cheapest(): Entry | undefined {

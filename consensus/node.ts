@@ -4,6 +4,7 @@
  * (dev mode, or a one-validator network); the BFT driver takes its place when there are peers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { Wallet, Transaction } from 'ethers';
 import { Chain } from '../chain/chain.ts';
 import { SoloProducer } from '../chain/producer.ts';
@@ -14,6 +15,10 @@ import type { Genesis } from '../chain/genesis.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { HDNodeWallet } from 'ethers';
+import { P2PNode } from '../chain/p2p/index.ts';
+import { BftDriver, type SystemInputSource } from './driver.ts';
+import type { TimeoutConfig } from './bft/machine.ts';
+import { RpcError, RPC } from '../chain/rpc/server.ts';
 
 export interface NodeOptions {
   datadir: string;
@@ -31,6 +36,20 @@ export interface NodeOptions {
   /** extra RPC methods (e.g. pocchain_* from other layers) */
   extraMethods?: Record<string, RpcMethod>;
   extraRoutes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+  /** BFT mode (when not solo): p2p and consensus settings */
+  bft?: {
+    p2pPort: number;
+    p2pHost?: string;
+    bootstrap: string[];
+    /** ed25519 secret key when this node is a validator; null for a full node */
+    consensusSecretKey: Uint8Array | null;
+    dir: string;
+    timeouts?: Partial<TimeoutConfig>;
+    byzantine?: { doubleSign?: boolean; invalidProposal?: boolean };
+    /** TEST ONLY: expose test_p2pBlock / test_p2pUnblock over RPC */
+    testControls?: boolean;
+  };
+  system?: SystemInputSource;
 }
 
 export class PocNode {
@@ -40,6 +59,8 @@ export class PocNode {
   readonly metrics: Metrics;
   readonly logger: Logger;
   private producer?: SoloProducer;
+  p2p?: P2PNode;
+  bft?: BftDriver;
   private stopFilters: () => void;
 
   private constructor(chain: Chain, pool: TxPool, rpc: RpcServer, metrics: Metrics, logger: Logger, stopFilters: () => void) {
@@ -84,12 +105,59 @@ export class PocNode {
           },
         }
       : undefined;
-    api = createEthApi({ chain, pool, ...(devSigner ? { devSigner } : {}) });
+    let node: PocNode | undefined;
+    api = createEthApi({ chain, pool, ...(devSigner ? { devSigner } : {}), syncing: () => {
+      const b = node?.bft?.status();
+      return b && b.syncing ? { startingBlock: 0n, currentBlock: chain.head.header.number, highestBlock: BigInt(Math.max(b.height - 1, Number(chain.head.header.number))) } : false;
+    } });
+    const pocMethods: Record<string, RpcMethod> = {
+      pocchain_status: () => ({
+        chainId: Number(chain.chainId),
+        head: Number(chain.head.header.number),
+        headHash: '0x' + Buffer.from(chain.head.hash()).toString('hex'),
+        peers: node?.p2p?.peerCount ?? 0,
+        pendingTxs: pool.size,
+        consensus: node?.bft ? node.bft.status() : { mode: 'solo' },
+      }),
+      pocchain_nodeInfo: () => ({ peerId: node?.p2p?.peerId ?? null, p2p: node?.p2p?.multiaddrs() ?? [], rpcPort: rpc.port }),
+      pocchain_getBlockConsensus: async ([tag]) => {
+        const n = typeof tag === 'string' && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : chain.head.header.number;
+        const b = await chain.getBlockByNumber(n);
+        if (!b) return null;
+        const s = await chain.getStored(b.hash());
+        const { decodeSys } = await import('./envelope.ts');
+        const { decodeCommit, decodeEvidence } = await import('./bft/codec.ts');
+        const sys = s?.sys ? decodeSys(s.sys) : { evidence: [], deposits: [] };
+        const hex = (x: Uint8Array | null) => (x ? '0x' + Buffer.from(x).toString('hex') : null);
+        const c = s?.commit ? decodeCommit(s.commit) : null;
+        return {
+          number: '0x' + n.toString(16),
+          commit: c ? { height: c.height, round: c.round, blockHash: hex(c.blockHash), signers: c.signatures.map((x, i) => (x ? i : -1)).filter((i) => i >= 0) } : null,
+          evidence: sys.evidence.map((e) => {
+            const ev = decodeEvidence(e);
+            return { validatorIndex: ev.voteA.validatorIndex, height: ev.voteA.height, round: ev.voteA.round, type: ev.voteA.type, blockHashA: hex(ev.voteA.blockHash), blockHashB: hex(ev.voteB.blockHash) };
+          }),
+          deposits: sys.deposits.map((d) => ({ nonce: '0x' + d.nonce.toString(16), recipient: hex(d.recipient), amount: '0x' + d.amount.toString(16), l1TxHash: hex(d.l1TxHash) })),
+        };
+      },
+    };
+    if (o.bft?.testControls) {
+      pocMethods.test_p2pBlock = async ([peer]) => {
+        if (typeof peer !== 'string' || !node?.p2p) throw new RpcError(RPC.INVALID_PARAMS, 'peer id required');
+        await node.p2p.blockPeer(peer);
+        return true;
+      };
+      pocMethods.test_p2pUnblock = ([peer]) => {
+        if (typeof peer !== 'string' || !node?.p2p) throw new RpcError(RPC.INVALID_PARAMS, 'peer id required');
+        node.p2p.unblockPeer(peer);
+        return true;
+      };
+    }
     pool.on('tx', () => metrics.poolSize.set(pool.size));
     const rpc = new RpcServer({
       host: o.rpc.host ?? '127.0.0.1',
       port: o.rpc.port,
-      methods: { ...api.methods, ...(o.extraMethods ?? {}) },
+      methods: { ...api.methods, ...pocMethods, ...(o.extraMethods ?? {}) },
       routes: {
         '/metrics': async (_req, res) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -115,10 +183,33 @@ export class PocNode {
       throw e;
     }
     metrics.headBlock.set(Number(chain.head.header.number));
-    const node = new PocNode(chain, pool, rpc, metrics, logger, () => api.filters.stop());
+    node = new PocNode(chain, pool, rpc, metrics, logger, () => api.filters.stop());
     if (o.solo) {
       node.producer = new SoloProducer({ chain, pool, coinbase: o.coinbase, blockTimeMs: o.blockTimeMs, logger, metrics });
       node.producer.start();
+    } else if (o.bft) {
+      try {
+        node.p2p = new P2PNode({ config: { chainId: chain.chainId, keyFile: join(o.bft.dir, 'p2p.key'), host: o.bft.p2pHost ?? '127.0.0.1', port: o.bft.p2pPort, bootstrap: o.bft.bootstrap }, logger });
+        await node.p2p.start();
+        node.bft = new BftDriver({
+          chain,
+          pool,
+          p2p: node.p2p,
+          validators: o.genesis.validators,
+          me: o.bft.consensusSecretKey ? { secretKey: o.bft.consensusSecretKey, coinbase: o.coinbase } : null,
+          dir: o.bft.dir,
+          blockTimeMs: o.blockTimeMs,
+          ...(o.bft.timeouts ? { timeouts: o.bft.timeouts } : {}),
+          ...(o.system ? { system: o.system } : {}),
+          ...(o.bft.byzantine ? { byzantine: o.bft.byzantine } : {}),
+          logger,
+          metrics,
+        });
+        await node.bft.start();
+      } catch (e) {
+        await node.stop();
+        throw e;
+      }
     }
     return node;
   }
@@ -126,6 +217,8 @@ export class PocNode {
   /** Stop producing, finish the block in progress, close RPC and the database. */
   async stop(): Promise<void> {
     await this.producer?.stop();
+    await this.bft?.stop();
+    await this.p2p?.stop();
     await this.rpc.stop();
     this.stopFilters();
     await this.chain.close();
