@@ -196,6 +196,7 @@ export function simulate(opts: SimOptions): SimResult {
   let signerRefusals = 0;
   let maxRound = 0;
   const evidence: DuplicateVoteEvidence[] = [];
+  const byzPlans = new Map<string, { a: Uint8Array; b: Uint8Array }>();
   const decided = new Map<number, Map<number, string>>();
   const commits = new Map<number, Map<number, Commit>>();
   const nodes: SimNode[] = [];
@@ -254,8 +255,14 @@ export function simulate(opts: SimOptions): SimResult {
       case 'broadcastVote': {
         const v = o.vote;
         if (node.byzantine) {
-          // Equivocate: a different value to each half of the network.
-          const other: UnsignedVote = { ...v, blockHash: v.blockHash === null ? makeBlock(v.height, v.round, node.index, 999_999).blockHash : null };
+          // Equivocate: a different value to each half of the network. In a round where it made
+          // two proposals, it backs each half's proposal (the most damaging split); otherwise it
+          // pairs its real vote with nil (or a random hash).
+          const plan = byzPlans.get(`${v.height}:${v.round}`);
+          const other: UnsignedVote = plan
+            ? { ...v, blockHash: plan.b }
+            : { ...v, blockHash: v.blockHash === null ? makeBlock(v.height, v.round, node.index, 999_999).blockHash : null };
+          if (plan) v.blockHash = plan.a;
           const a = signVoteWith(key, chainId, v);
           const b = signVoteWith(key, chainId, other);
           const [h1, h2] = halves(node.index);
@@ -279,6 +286,7 @@ export function simulate(opts: SimOptions): SimResult {
           const alt = makeBlock(p.height, p.round, node.index, Math.floor(rnd() * 1e9), rnd() >= (opts.invalidBlockRate ?? 0));
           const a = signProposalWith(key, chainId, p);
           const b = signProposalWith(key, chainId, { ...p, polRound: -1, blockHash: alt.blockHash, block: alt.block });
+          byzPlans.set(`${p.height}:${p.round}`, { a: p.blockHash, b: alt.blockHash });
           const [h1, h2] = halves(node.index);
           broadcast(node.index, { kind: 'msg', bytes: encodeMessage({ kind: 'proposal', proposal: a }) }, h1);
           broadcast(node.index, { kind: 'msg', bytes: encodeMessage({ kind: 'proposal', proposal: b }) }, h2);
