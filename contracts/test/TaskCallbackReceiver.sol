@@ -35,7 +35,7 @@ contract TaskCallbackReceiver {
         }
         if (mode == 3) {
             assembly {
-                return(0, 1000000)
+                return(0, 100000)
             }
         }
         calls += 1;
