@@ -13,11 +13,13 @@
  * - commitments.ts — resultHash / resultSeal encodings
  * - settle.ts      — payouts, slashes and score changes of a settled task
  * - market.ts      — Staking + Hub as a state machine (used to cross-check the contracts)
+ * - system-calls.ts — calldata and gas of the node's Hub system calls
  */
 export * from './params.ts';
 export * from './credibility.ts';
 export * from './sampling.ts';
 export * from './commitments.ts';
 export * from './settle.ts';
+export * from './system-calls.ts';
 export { MarketModel, StakingModel } from './market.ts';
 export type { AssignmentState, ExecutorState, ModelEvent, TaskRequest, TaskState, Asset } from './market.ts';

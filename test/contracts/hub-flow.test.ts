@@ -78,6 +78,8 @@ test('contract parameters and pure rules agree with the TS model', async () => {
     assert.equal((await f.hubView('mulCap', [a, b]))[0], poc.mulCap(a, b));
   }
   for (const w of [2n, 3n, 4n, 100n, 2n ** 120n]) assert.equal(Number((await f.hubView('logWeight', [w]))[0]), poc.logWeight(w));
+  assert.equal(poc.encodeSchedule(42n), f.hub.encodeFunctionData('schedule', [42n]));
+  assert.equal(poc.encodeFinalize(), f.hub.encodeFunctionData('finalize', []));
 });
 
 test('full walk: 7 newcomers for trust 100, callback gets the digest, everyone withdraws their due', async () => {

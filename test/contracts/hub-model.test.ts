@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { keccak256, AbiCoder } from 'ethers';
 import { startHubFixture, type HubFixture, type ParsedLog } from './hub-fixture.ts';
+import { isPocError } from '../../lib/errors.ts';
 import {
-  HUB_ADDRESS, MarketModel, TaskStatus, AssignmentStatus, isPocErrorCode, resultHash, resultSeal, type ModelEvent,
-} from './hub-model-helpers.ts';
+  HUB_ADDRESS, MarketModel, TaskStatus, AssignmentStatus, resultHash, resultSeal, type ModelEvent,
+} from '../../consensus/poc/index.ts';
 
 const ETH = 10n ** 18n;
 const APP = '0x' + 'a7'.repeat(32);
@@ -105,7 +106,7 @@ async function both(m: MarketModel, from: string, fn: string, args: unknown[], a
   try {
     apply(block);
   } catch (e) {
-    if (!isPocErrorCode(e)) throw e;
+    if (!isPocError(e)) throw e;
     modelError = e.code;
   }
   const r = await f.hubTx(from, fn, args, value);
