@@ -1,5 +1,5 @@
 /**
- * Inside the sandbox: one worker thread runs one WASI preview-1 command, then exits.
+ * Inside the sandbox: a worker thread that runs WASI preview-1 commands, one job at a time.
  *
  * node:wasi (uvwasi) alone is not a security boundary, so every import the guest gets passes
  * through a policy layer here:
@@ -13,7 +13,7 @@
  * The parent thread (sandbox.ts) owns the timeout: it terminates this worker, which V8 can do even
  * in the middle of a tight wasm loop.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { WASI } from 'node:wasi';
 import { closeSync, openSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -311,14 +311,18 @@ function run(input: SandboxWorkerInput): SandboxWorkerMessage {
 }
 
 if (parentPort) {
+  // A worker serves one job at a time, synchronously; the parent reuses it only after a job that
+  // ended normally (a timed-out worker is terminated), so runs never overlap inside one worker.
   const port = parentPort;
+  port.on('message', (job: SandboxWorkerInput) => {
+    let msg: SandboxWorkerMessage;
+    try {
+      msg = run(job);
+    } catch (e) {
+      msg = { kind: 'fail', code: 'SANDBOX_ERROR', message: (e as Error).message, stderr: new Uint8Array(0), memoryPages: 0 };
+    }
+    const transfer = msg.kind === 'exit' ? [msg.stdout.buffer as ArrayBuffer, msg.stderr.buffer as ArrayBuffer] : [];
+    port.postMessage(msg, transfer);
+  });
   port.postMessage({ kind: 'ready' } satisfies SandboxWorkerMessage);
-  let msg: SandboxWorkerMessage;
-  try {
-    msg = run(workerData as SandboxWorkerInput);
-  } catch (e) {
-    msg = { kind: 'fail', code: 'SANDBOX_ERROR', message: (e as Error).message, stderr: new Uint8Array(0), memoryPages: 0 };
-  }
-  const transfer = msg.kind === 'exit' ? [msg.stdout.buffer as ArrayBuffer, msg.stderr.buffer as ArrayBuffer] : [];
-  port.postMessage(msg, transfer);
 }

@@ -6,11 +6,12 @@
  * the value executors commit to on chain, so everything a workload can observe is made
  * host-independent (see sandbox-worker.ts) and honest executors agree byte for byte.
  *
- * Each run gets a fresh worker thread and a private temp dir (stdin file + a root holding only the
- * dataset), both removed when the run ends, whatever the outcome. Limits:
+ * Each run gets a worker thread (pooled, see below) and a private temp dir (stdin file + a root
+ * holding only the dataset), removed when the run ends, whatever the outcome. Limits:
  * - memory: checked statically and capped in the binary (wasm-limits.ts), plus Worker
  *   resourceLimits for the JS side;
- * - time: wall clock from the worker's start of compilation; on expiry the worker is terminated;
+ * - time: wall clock from handing the job to a booted worker; on expiry the worker is terminated
+ *   (V8 interrupts even a tight wasm loop);
  * - output: enforced inside the worker, at the byte.
  * Failures are PocErrors with the codes below; SANDBOX_ERROR means the host failed, not the
  * workload, so an executor must not commit anything for that run.
@@ -36,7 +37,7 @@ export type SandboxErrorCode =
 export interface WorkloadLimits {
   /** Maximum linear memory, in 64 KiB pages (≤ 65536). */
   memoryPages: number;
-  /** Wall-clock limit for compile + run, in milliseconds (counted from the worker's start). */
+  /** Wall-clock limit for compile + run, in milliseconds (worker boot not included). */
   timeoutMs: number;
   /** Maximum stdout size in bytes. */
   maxOutputBytes: number;
@@ -121,40 +122,103 @@ function decodeStderr(b: Uint8Array): string {
   return new TextDecoder().decode(b.subarray(0, 4096));
 }
 
-/** Start a worker, arm the timeout when it reports ready, resolve with its one result message. */
-function runInWorker(data: SandboxWorkerInput, timeoutMs: number): Promise<SandboxWorkerMessage> {
+// ---- worker pool --------------------------------------------------------------------------
+// Booting a worker thread costs tens of milliseconds, far more than a small workload, so workers
+// that finished a job normally are kept (up to `idleWorkers`) and reused. Reuse is safe: every job
+// gets a new WASI instance, module instance and memory, and the guest can reach nothing else. A
+// worker that timed out, crashed or ran out of heap is never reused.
+
+let idleWorkers = 2;
+const idle: Worker[] = [];
+
+/** Set how many booted workers are kept between runs (0 = a fresh worker for every run). */
+export function configureSandbox(opts: { idleWorkers: number }): void {
+  idleWorkers = Math.max(0, Math.floor(opts.idleWorkers));
+  while (idle.length > idleWorkers) void idle.pop()!.terminate();
+}
+
+/** Terminate the idle workers (on shutdown; they do not keep the process alive anyway). */
+export async function closeSandbox(): Promise<void> {
+  await Promise.all(idle.splice(0).map((w) => w.terminate()));
+}
+
+function spawnWorker(): Promise<Worker> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_URL, {
-      workerData: data,
       env: {},
-      execArgv: [],
-      stdout: true,
-      stderr: true,
+      execArgv: ['--no-warnings'],
       name: 'wasm-sandbox',
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
-    worker.stdout.resume();
-    worker.stderr.resume();
+    worker.on('exit', () => {
+      const i = idle.indexOf(worker);
+      if (i >= 0) idle.splice(i, 1);
+    });
+    const fail = (message: string, cause?: unknown) => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      void worker.terminate();
+      reject(new PocError<SandboxErrorCode>('SANDBOX_ERROR', message, { cause }));
+    };
+    const timer = setTimeout(() => fail('sandbox worker did not start'), WORKER_BOOT_MS);
+    const onMessage = (m: SandboxWorkerMessage) => {
+      if (m.kind !== 'ready') return;
+      clearTimeout(timer);
+      worker.off('error', onError);
+      resolve(worker);
+    };
+    const onError = (e: Error) => fail(`sandbox worker failed to start: ${e.message}`, e);
+    worker.on('message', onMessage);
+    worker.once('error', onError);
+  });
+}
+
+async function acquireWorker(): Promise<Worker> {
+  const w = idle.pop();
+  if (w) {
+    w.ref();
+    return w;
+  }
+  return spawnWorker();
+}
+
+function releaseWorker(w: Worker): void {
+  if (idle.length < idleWorkers) {
+    w.unref();
+    idle.push(w);
+  } else void w.terminate();
+}
+
+/** Run one job on a pooled worker; the wall-clock timer starts when the job is handed over. */
+async function runInWorker(job: SandboxWorkerInput, timeoutMs: number): Promise<SandboxWorkerMessage> {
+  const worker = await acquireWorker();
+  return new Promise((resolve, reject) => {
     let settled = false;
-    const finish = (err: PocError | undefined, result?: SandboxWorkerMessage) => {
+    const finish = (err: PocError | undefined, result?: SandboxWorkerMessage, reusable = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      void worker.terminate();
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      if (reusable) releaseWorker(worker);
+      else void worker.terminate();
       if (err) reject(err);
       else resolve(result!);
     };
-    let timer = setTimeout(() => finish(new PocError<SandboxErrorCode>('SANDBOX_ERROR', 'sandbox worker did not start')), WORKER_BOOT_MS);
-    worker.on('message', (m: SandboxWorkerMessage) => {
-      if (m.kind === 'ready') {
-        clearTimeout(timer);
-        timer = setTimeout(() => finish(new PocError<SandboxErrorCode>('WASM_TIMEOUT', `workload exceeded ${timeoutMs} ms`, { data: { timeoutMs } })), timeoutMs);
-      } else finish(undefined, m);
-    });
-    worker.on('error', (e: Error & { code?: string }) => {
+    const onMessage = (m: SandboxWorkerMessage) => {
+      if (m.kind === 'ready') return;
+      finish(undefined, m, !(m.kind === 'fail' && m.code === 'SANDBOX_ERROR'));
+    };
+    const onError = (e: Error & { code?: string }) => {
       if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') finish(new PocError<SandboxErrorCode>('WASM_MEMORY', 'sandbox worker ran out of memory', { cause: e }));
       else finish(new PocError<SandboxErrorCode>('SANDBOX_ERROR', `sandbox worker failed: ${e.message}`, { cause: e }));
-    });
-    worker.on('exit', (code) => finish(new PocError<SandboxErrorCode>('SANDBOX_ERROR', `sandbox worker exited (${code}) without a result`)));
+    };
+    const onExit = (code: number) => finish(new PocError<SandboxErrorCode>('SANDBOX_ERROR', `sandbox worker exited (${code}) without a result`));
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    const timer = setTimeout(() => finish(new PocError<SandboxErrorCode>('WASM_TIMEOUT', `workload exceeded ${timeoutMs} ms`, { data: { timeoutMs } })), timeoutMs);
+    worker.postMessage(job);
   });
 }
