@@ -16,7 +16,7 @@ export const BUILD_DIR = join(HERE, 'build');
 /** Compile one WAT source text to a wasm binary. */
 export async function compileWat(name: string, text: string): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const mod = wabt.parseWat(name, text, { bulk_memory: true, mutable_globals: true, sign_extension: true });
+  const mod = wabt.parseWat(name, text, { bulk_memory: true, mutable_globals: true, sign_extension: true, exceptions: true });
   try {
     mod.resolveNames();
     mod.validate();

@@ -104,6 +104,7 @@ function buildImports(wasi: WASI, getMemory: () => WasmMemory, cfg: { maxOutputB
   const base = wasi.wasiImport as Record<string, WasiFn>;
   const stdout: Uint8Array[] = [];
   let stdoutBytes = 0;
+  let outputLimitHit = false; // sticky: a guest using wasm exception handling could catch the throw
   const stderr: Uint8Array[] = [];
   let stderrBytes = 0;
   const random = makeRandomStream();
@@ -155,7 +156,10 @@ function buildImports(wasi: WASI, getMemory: () => WasmMemory, cfg: { maxOutputB
       const data = gather(iovs, iovsLen);
       if (!data) return ERRNO_FAULT;
       if (fd === 1) {
-        if (stdoutBytes + data.length > cfg.maxOutputBytes) throw new OutputLimitReached();
+        if (outputLimitHit || stdoutBytes + data.length > cfg.maxOutputBytes) {
+          outputLimitHit = true;
+          throw new OutputLimitReached();
+        }
         stdout.push(data);
         stdoutBytes += data.length;
       } else if (stderrBytes < STDERR_MAX) {
@@ -224,6 +228,7 @@ function buildImports(wasi: WASI, getMemory: () => WasmMemory, cfg: { maxOutputB
   return {
     imports,
     stdout: () => concat(stdout, stdoutBytes),
+    outputLimitHit: () => outputLimitHit,
     stderr: () => concat(stderr, stderrBytes),
   };
 }
@@ -298,12 +303,13 @@ function run(input: SandboxWorkerInput): SandboxWorkerMessage {
     try {
       exitCode = wasi.start(instance);
     } catch (e) {
-      if (e instanceof OutputLimitReached) return fail('WASM_OUTPUT_LIMIT', `stdout exceeded ${input.maxOutputBytes} bytes`);
+      if (e instanceof OutputLimitReached || io.outputLimitHit()) return fail('WASM_OUTPUT_LIMIT', `stdout exceeded ${input.maxOutputBytes} bytes`);
       // A guest that dies while its memory is at the cap most likely failed a memory.grow.
       if (pages() >= input.memoryPages) return fail('WASM_MEMORY', `trap with memory at the limit (${input.memoryPages} pages): ${(e as Error).message}`);
       if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) return fail('WASM_TRAP', (e as Error).message);
       return fail('WASM_TRAP', `host error: ${(e as Error).message}`);
     }
+    if (io.outputLimitHit()) return fail('WASM_OUTPUT_LIMIT', `stdout exceeded ${input.maxOutputBytes} bytes`);
     return { kind: 'exit', exitCode, stdout: io.stdout(), stderr: io.stderr(), memoryPages: pages(), durationMs: performance.now() - t0 };
   } finally {
     for (const fd of fds) closeSync(fd);

@@ -138,6 +138,8 @@ test('output: exactly the limit passes, one byte more or a flood is WASM_OUTPUT_
   assert.equal(ok.stdout.length, limit);
   await rejectsWith(run('echo', new Uint8Array(limit + 1).fill(65), { limits: { maxOutputBytes: limit } }), 'WASM_OUTPUT_LIMIT');
   await rejectsWith(run('flood', '', { limits: { maxOutputBytes: 1 << 20 } }), 'WASM_OUTPUT_LIMIT');
+  // a guest that catches the abort with wasm exception handling and exits 0 is still over the limit
+  await rejectsWith(run('catchflood', '', { limits: { maxOutputBytes: limit } }), 'WASM_OUTPUT_LIMIT');
 });
 
 test('invalid modules are WASM_INVALID', async () => {
