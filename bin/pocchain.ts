@@ -13,6 +13,7 @@ import { buildGenesis, DEV_CHAIN_ID } from '../chain/devgenesis.ts';
 import { PocNode } from '../consensus/node.ts';
 import { CLIENT_VERSION } from '../chain/rpc/eth.ts';
 import { isPocError } from '../lib/errors.ts';
+import { createPlugins, registerCommands } from './plugins.ts';
 
 const program = new Command();
 program.name('pocchain').description('pocchain: an EVM sidechain for decentralized computing').showHelpAfterError('(run with --help for usage)');
@@ -28,13 +29,15 @@ function readConfig(opts: Record<string, any>, cmd: Command): Record<string, any
   const file = opts.config ?? process.env.POCCHAIN_CONFIG;
   const fromFile = file ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const out: Record<string, any> = { ...fromFile };
+  const explicit = new Set<string>(Object.keys(fromFile));
   for (const [k, v] of Object.entries(opts)) {
     const src = cmd.getOptionValueSource(k);
     const envName = 'POCCHAIN_' + k.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
-    if (src === 'cli') out[k] = v;
-    else if (process.env[envName] !== undefined) out[k] = process.env[envName];
+    if (src === 'cli') (out[k] = v), explicit.add(k);
+    else if (process.env[envName] !== undefined) (out[k] = process.env[envName]), explicit.add(k);
     else if (out[k] === undefined) out[k] = v;
   }
+  out.explicit = explicit;
   return out;
 }
 
@@ -102,6 +105,7 @@ program
     const dev = c.dev ? devAccounts(10) : undefined;
     if (c.dev) {
       const keys = initKeys(datadir);
+      consensusSecretKey = keys.consensus.secretKey;
       coinbase = Buffer.from(keys.validator.address.slice(2), 'hex');
       if (!existsSync(gfile)) {
         const g = buildGenesis({ chainId: Number(c.chainId), validators: [{ ...publicIdentity(keys), power: 10 }], funded: dev!.map((w) => w.address), blockTimeMs: Number(c.blockTime) });
@@ -128,22 +132,19 @@ program
         rpc: { host: c.rpcHost, port: Number(c.rpcPort) },
         coinbase,
         blockTimeMs: Number(c.blockTime),
-        solo,
+        bft: {
+          p2pHost: c.p2pHost,
+          // a lone validator needs no fixed p2p port
+          p2pPort: solo && !c.explicit.has('p2pPort') ? 0 : Number(c.p2pPort),
+          bootstrap: String(c.bootstrap ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+          consensusSecretKey,
+          dir: join(datadir, 'consensus'),
+          timeouts: { proposeMs: Number(c.timeoutPropose) },
+          byzantine: { doubleSign: byz.includes('double-sign'), invalidProposal: byz.includes('invalid-proposal') },
+          testControls: !!c.testControls,
+        },
         ...(dev ? { devAccounts: dev } : {}),
-        ...(solo
-          ? {}
-          : {
-              bft: {
-                p2pHost: c.p2pHost,
-                p2pPort: Number(c.p2pPort),
-                bootstrap: String(c.bootstrap ?? '').split(',').map((x) => x.trim()).filter(Boolean),
-                consensusSecretKey,
-                dir: join(datadir, 'consensus'),
-                timeouts: { proposeMs: Number(c.timeoutPropose) },
-                byzantine: { doubleSign: byz.includes('double-sign'), invalidProposal: byz.includes('invalid-proposal') },
-                testControls: !!c.testControls,
-              },
-            }),
+        plugins: await createPlugins(c, { genesis, datadir, keysDir: datadir }),
         logger,
       });
     } catch (e) {
@@ -168,6 +169,8 @@ program
     process.on('SIGINT', () => void shutdown('SIGINT'));
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
   });
+
+registerCommands(program);
 
 program
   .command('testnet')

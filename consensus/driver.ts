@@ -509,6 +509,9 @@ export class BftDriver {
             return void p2p.penalize(best.peer, 'bad-response');
           }
           if (Number(chain.head.header.number) >= h) continue;
+          // the machine must have started height h, or it ignores a commit for it
+          for (let w = 0; w < 200 && this.state.height < h && !this.stopped; w++) await new Promise((r) => setTimeout(r, 10));
+          this.log.debug({ height: h, machine: this.state.height, step: this.state.step, peer: best.peer }, 'sync: applying block');
           this.enqueue({ type: 'syncCommit', commit, block: new Uint8Array(it[0]) });
           if (!(await this.waitForHeight(h, 15_000))) return;
         }

@@ -4,10 +4,9 @@
  * (dev mode, or a one-validator network); the BFT driver takes its place when there are peers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Wallet, Transaction } from 'ethers';
 import { Chain } from '../chain/chain.ts';
-import { SoloProducer } from '../chain/producer.ts';
 import { TxPool, type TxPoolOptions } from '../chain/txpool.ts';
 import { createEthApi } from '../chain/rpc/eth.ts';
 import { RpcServer, type RpcMethod } from '../chain/rpc/server.ts';
@@ -16,7 +15,8 @@ import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { HDNodeWallet } from 'ethers';
 import { P2PNode } from '../chain/p2p/index.ts';
-import { BftDriver, type SystemInputSource } from './driver.ts';
+import { BftDriver } from './driver.ts';
+import { combineHooks, type NodePlugin } from './plugin.ts';
 import type { TimeoutConfig } from './bft/machine.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
 
@@ -27,8 +27,6 @@ export interface NodeOptions {
   /** coinbase for produced blocks (validator address) */
   coinbase: Uint8Array;
   blockTimeMs: number;
-  /** produce blocks alone (dev mode / single validator) */
-  solo: boolean;
   /** dev accounts the node signs eth_sendTransaction for */
   devAccounts?: HDNodeWallet[];
   pool?: TxPoolOptions;
@@ -36,8 +34,8 @@ export interface NodeOptions {
   /** extra RPC methods (e.g. pocchain_* from other layers) */
   extraMethods?: Record<string, RpcMethod>;
   extraRoutes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
-  /** BFT mode (when not solo): p2p and consensus settings */
-  bft?: {
+  /** consensus and p2p (a single validator runs the same BFT rounds alone) */
+  bft: {
     p2pPort: number;
     p2pHost?: string;
     bootstrap: string[];
@@ -49,7 +47,8 @@ export interface NodeOptions {
     /** TEST ONLY: expose test_p2pBlock / test_p2pUnblock over RPC */
     testControls?: boolean;
   };
-  system?: SystemInputSource;
+  /** upper layers: PoC system calls, bridge */
+  plugins?: NodePlugin[];
 }
 
 export class PocNode {
@@ -58,7 +57,7 @@ export class PocNode {
   readonly rpc: RpcServer;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  private producer?: SoloProducer;
+  private plugins: NodePlugin[] = [];
   p2p?: P2PNode;
   bft?: BftDriver;
   private stopFilters: () => void;
@@ -76,7 +75,8 @@ export class PocNode {
   static async start(o: NodeOptions): Promise<PocNode> {
     const logger = o.logger ?? silentLogger;
     const metrics = createMetrics();
-    const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger });
+    const plugins = o.plugins ?? [];
+    const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: combineHooks(plugins.map((p) => p.hooks)) });
     const pool = new TxPool(chain, o.pool);
     const dev = o.devAccounts;
     let api: ReturnType<typeof createEthApi>;
@@ -119,7 +119,7 @@ export class PocNode {
         pendingTxs: pool.size,
         consensus: node?.bft ? node.bft.status() : { mode: 'solo' },
       }),
-      pocchain_nodeInfo: () => ({ peerId: node?.p2p?.peerId ?? null, p2p: node?.p2p?.multiaddrs() ?? [], rpcPort: rpc.port }),
+      pocchain_nodeInfo: () => ({ peerId: node?.p2p?.peerId ?? null, p2p: node?.p2p?.multiaddrs() ?? [], peers: node?.p2p?.peers() ?? [], banned: node?.p2p?.bannedPeers() ?? [], p2pStats: node?.p2p?.stats() ?? null, rpcPort: rpc.port }),
       pocchain_getBlockConsensus: async ([tag]) => {
         const n = typeof tag === 'string' && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : chain.head.header.number;
         const b = await chain.getBlockByNumber(n);
@@ -157,7 +157,7 @@ export class PocNode {
     const rpc = new RpcServer({
       host: o.rpc.host ?? '127.0.0.1',
       port: o.rpc.port,
-      methods: { ...api.methods, ...pocMethods, ...(o.extraMethods ?? {}) },
+      methods: Object.assign({ ...api.methods, ...pocMethods, ...(o.extraMethods ?? {}) }, ...plugins.map((p) => p.methods ?? {})),
       routes: {
         '/metrics': async (_req, res) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -168,6 +168,7 @@ export class PocNode {
           res.end(JSON.stringify({ ok: true, head: Number(chain.head.header.number) }));
         },
         ...(o.extraRoutes ?? {}),
+        ...Object.assign({}, ...plugins.map((p) => p.routes ?? {})),
       },
       logger,
       onCall: (method, ok, s) => {
@@ -184,40 +185,40 @@ export class PocNode {
     }
     metrics.headBlock.set(Number(chain.head.header.number));
     node = new PocNode(chain, pool, rpc, metrics, logger, () => api.filters.stop());
-    if (o.solo) {
-      node.producer = new SoloProducer({ chain, pool, coinbase: o.coinbase, blockTimeMs: o.blockTimeMs, logger, metrics });
-      node.producer.start();
-    } else if (o.bft) {
-      try {
-        node.p2p = new P2PNode({ config: { chainId: chain.chainId, keyFile: join(o.bft.dir, 'p2p.key'), host: o.bft.p2pHost ?? '127.0.0.1', port: o.bft.p2pPort, bootstrap: o.bft.bootstrap }, logger });
-        await node.p2p.start();
-        node.bft = new BftDriver({
-          chain,
-          pool,
-          p2p: node.p2p,
-          validators: o.genesis.validators,
-          me: o.bft.consensusSecretKey ? { secretKey: o.bft.consensusSecretKey, coinbase: o.coinbase } : null,
-          dir: o.bft.dir,
-          blockTimeMs: o.blockTimeMs,
-          ...(o.bft.timeouts ? { timeouts: o.bft.timeouts } : {}),
-          ...(o.system ? { system: o.system } : {}),
-          ...(o.bft.byzantine ? { byzantine: o.bft.byzantine } : {}),
-          logger,
-          metrics,
-        });
-        await node.bft.start();
-      } catch (e) {
-        await node.stop();
-        throw e;
-      }
+    node.plugins = plugins;
+    try {
+      node.p2p = new P2PNode({ config: { chainId: chain.chainId, keyFile: join(o.bft.dir, 'p2p.key'), host: o.bft.p2pHost ?? '127.0.0.1', port: o.bft.p2pPort, bootstrap: o.bft.bootstrap }, logger });
+      await node.p2p.start();
+      const system = plugins.find((p) => p.system)?.system;
+      node.bft = new BftDriver({
+        chain,
+        pool,
+        p2p: node.p2p,
+        validators: o.genesis.validators,
+        me: o.bft.consensusSecretKey ? { secretKey: o.bft.consensusSecretKey, coinbase: o.coinbase } : null,
+        dir: o.bft.dir,
+        blockTimeMs: o.blockTimeMs,
+        ...(o.bft.timeouts ? { timeouts: o.bft.timeouts } : {}),
+        ...(system ? { system } : {}),
+        ...(o.bft.byzantine ? { byzantine: o.bft.byzantine } : {}),
+        logger,
+        metrics,
+      });
+      const myPub = o.bft.consensusSecretKey ? Buffer.from(o.bft.consensusSecretKey.slice(32)).toString('hex') : '';
+      const validatorIndex = o.genesis.validators.findIndex((v) => v.pubKey.replace(/^0x/, '').toLowerCase() === myPub);
+      for (const p of plugins) await p.start?.({ chain, pool, p2p: node.p2p, logger: logger.child({ plugin: p.name }), metrics, datadir: dirname(o.datadir), validatorIndex });
+      await node.bft.start();
+    } catch (e) {
+      await node.stop();
+      throw e;
     }
     return node;
   }
 
   /** Stop producing, finish the block in progress, close RPC and the database. */
   async stop(): Promise<void> {
-    await this.producer?.stop();
     await this.bft?.stop();
+    for (const p of [...this.plugins].reverse()) await p.stop?.().catch(() => {});
     await this.p2p?.stop();
     await this.rpc.stop();
     this.stopFilters();

@@ -20,6 +20,8 @@ export interface TestnetSpec {
   /** extra genesis fields (e.g. bridge config) */
   genesisExtra?: Record<string, unknown>;
   funded?: string[];
+  /** explicit ports per node (overrides rpcPort+i / p2pPort+i) */
+  ports?: { rpc: number[]; p2p: number[] };
 }
 
 export interface TestnetNode {
@@ -44,8 +46,8 @@ export async function createTestnet(s: TestnetSpec): Promise<{ genesis: string; 
     const keys = initKeys(datadir);
     const pk = await loadOrCreateIdentity(join(datadir, 'consensus', 'p2p.key'));
     const peerId = peerIdFromPrivateKey(pk).toString();
-    const p2pPort = s.p2pPort + i;
-    nodes.push({ name: `node${i}`, datadir, rpcPort: s.rpcPort + i, p2pPort, peerId, multiaddr: `/ip4/127.0.0.1/tcp/${p2pPort}/p2p/${peerId}`, validator: i < s.validators, ...publicIdentity(keys) });
+    const p2pPort = s.ports?.p2p[i] ?? s.p2pPort + i;
+    nodes.push({ name: `node${i}`, datadir, rpcPort: s.ports?.rpc[i] ?? s.rpcPort + i, p2pPort, peerId, multiaddr: `/ip4/127.0.0.1/tcp/${p2pPort}/p2p/${peerId}`, validator: i < s.validators, ...publicIdentity(keys) });
   }
   const genesis = buildGenesis({
     chainId: s.chainId,
