@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import type { Genesis } from '../chain/genesis.ts';
 import type { NodePlugin } from '../consensus/plugin.ts';
+import { createHubPlugin } from '../consensus/hub.ts';
+import { registerPocCommands } from './commands/poc.ts';
 
 export interface PluginEnv {
   genesis: Genesis;
@@ -14,8 +16,12 @@ export interface PluginEnv {
 
 /** Plugins for `pocchain node`, from its resolved config (flags/env/file). */
 export async function createPlugins(_config: Record<string, any>, _env: PluginEnv): Promise<NodePlugin[]> {
-  return [];
+  const plugins: NodePlugin[] = [];
+  plugins.push(createHubPlugin({ genesis: _env.genesis, datadir: _env.datadir })); // PoC: Hub system calls + content store
+  return plugins;
 }
 
 /** Add the layers' subcommands to the CLI. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(_program: Command): void {
+  registerPocCommands(_program); // executor, app/dataset publish, task submit/show
+}

@@ -1,0 +1,421 @@
+/**
+ * CLI of the compute market: `pocchain executor`, `pocchain app publish`, `pocchain dataset
+ * publish`, `pocchain task submit`, `pocchain task show`. Thin: flags → executor/ and the Hub over
+ * JSON-RPC. Keys come from --key, --key-file or POCCHAIN_KEY and are never printed or logged.
+ * With --json each command prints exactly one JSON object on stdout; progress goes to stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { Wallet, ZeroAddress, ZeroHash, formatEther, getAddress, hexlify, isAddress, keccak256, parseEther, toUtf8String, type Contract, type JsonRpcProvider } from 'ethers';
+import { PocError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { HUB_ADDRESS, categoryTime } from '../../consensus/poc/index.ts';
+import { hubContract, hubIface, makeProvider, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
+import { fetchContent } from '../../executor/content.ts';
+
+type Opts = Record<string, any>;
+
+const DEFAULT_RPC = 'http://127.0.0.1:8545';
+
+function rpcUrl(o: Opts): string {
+  return String(o.rpc ?? process.env.POCCHAIN_RPC ?? DEFAULT_RPC);
+}
+
+/** The signing key from --key, --key-file or POCCHAIN_KEY (file: hex, or JSON with privateKey). */
+export function loadKey(o: Opts): string {
+  let k: string | undefined = o.key ?? process.env.POCCHAIN_KEY;
+  if (!k && o.keyFile) {
+    const text = readFileSync(resolve(o.keyFile), 'utf8').trim();
+    k = text.startsWith('{') ? JSON.parse(text).privateKey : text;
+  }
+  if (!k) throw new PocError('CLI_NO_KEY', 'a key is needed: pass --key <hex>, --key-file <file> or set POCCHAIN_KEY');
+  k = k.startsWith('0x') ? k : '0x' + k;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(k)) throw new PocError('CLI_BAD_KEY', 'the key must be 32 bytes of hex (the key itself is not shown)');
+  return k;
+}
+
+function withCommon(c: Command, key = true): Command {
+  c.option('--rpc <url>', 'node JSON-RPC URL (env POCCHAIN_RPC)', DEFAULT_RPC);
+  if (key) c.option('--key <hex>', 'private key (prefer --key-file or POCCHAIN_KEY)').option('--key-file <file>', 'file holding the private key');
+  return c.option('--json', 'print one JSON object on stdout', false);
+}
+
+function coins(s: string, what: string): bigint {
+  try {
+    return parseEther(String(s));
+  } catch {
+    throw new PocError('CLI_BAD_AMOUNT', `${what}: "${s}" is not an amount in coins (e.g. 0.5)`);
+  }
+}
+
+function hash32(s: string, what: string): string {
+  const h = s.startsWith('0x') ? s : '0x' + s;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(h)) throw new PocError('CLI_BAD_HASH', `${what}: expected a 32-byte hex hash`);
+  return h.toLowerCase();
+}
+
+function out(o: Opts, json: unknown, text: string): void {
+  process.stdout.write(o.json ? JSON.stringify(json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n' : text + '\n');
+}
+
+function progress(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/** Wrap an action: map contract refusals and PocErrors to one clear line and exit code 1. */
+function action(fn: (...a: any[]) => Promise<void>) {
+  return async (...a: any[]) => {
+    try {
+      await fn(...a);
+    } catch (e) {
+      const code = (e as PocError).code;
+      process.stderr.write(`error${typeof code === 'string' ? ` [${code}]` : ''}: ${e instanceof PocError ? e.message : explainError(e)}\n`);
+      process.exit(1);
+    }
+  };
+}
+
+function connect(o: Opts, needKey = true): { provider: JsonRpcProvider; hub: Contract; wallet?: Wallet; tx?: TxSender } {
+  const provider = makeProvider(rpcUrl(o), 200);
+  if (!needKey) return { provider, hub: hubContract(provider) };
+  const wallet = new Wallet(loadKey(o), provider);
+  return { provider, hub: hubContract(wallet), wallet, tx: new TxSender(wallet) };
+}
+
+async function putContent(provider: JsonRpcProvider, bytes: Uint8Array): Promise<string> {
+  try {
+    return (await provider.send('pocchain_putContent', [hexlify(bytes)])) as string;
+  } catch (e) {
+    throw new PocError('CLI_UPLOAD', `uploading to the node's content store failed: ${explainError(e)}`, { cause: e });
+  }
+}
+
+// ---------------------------------------------------------------------------------- executor
+
+function executorCommand(program: Command): void {
+  const c = program
+    .command('executor')
+    .description('run an executor agent: stake, receive tasks over ws, run them in the wasm sandbox, commit, reveal, withdraw earnings')
+    .requiredOption('--datadir <dir>', 'executor data directory (task journal, cursor, content cache)')
+    .option('--ws <url>', 'node websocket URL (default: the RPC URL with ws://)')
+    .option('--stake <coins>', 'bonded stake to keep (topped up at start)', '2')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
+    .option('--withdraw-every <seconds>', 'withdraw earnings this often (0 = never)', '30')
+    .option('--scan-interval <ms>', 'catch-up scan interval', '1000')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .addOption(new Option('--test-behaviour <mode>', 'TEST ONLY: wrong-result | silent | no-reveal').hideHelp());
+  withCommon(c).action(
+    action(async (o: Opts) => {
+      const { ExecutorAgent } = await import('../../executor/agent.ts');
+      const { createExecutorMetrics, serveMetrics } = await import('../../executor/metrics.ts');
+      const logger = createLogger({ name: 'pocchain-executor', level: o.logLevel });
+      const metrics = createExecutorMetrics({ defaults: true });
+      const server = o.metricsPort ? await serveMetrics(metrics, Number(o.metricsPort)) : undefined;
+      const agent = await ExecutorAgent.start({
+        rpcUrl: rpcUrl(o),
+        ...(o.ws ? { wsUrl: o.ws } : {}),
+        privateKey: loadKey(o),
+        datadir: resolve(o.datadir),
+        stake: coins(o.stake, '--stake'),
+        withdrawEveryMs: Number(o.withdrawEvery) * 1000,
+        scanMs: Number(o.scanInterval),
+        logger,
+        metrics,
+        ...(o.testBehaviour ? { testBehaviour: o.testBehaviour } : {}),
+      });
+      if (o.json) out(o, { executor: agent.address, datadir: resolve(o.datadir), metricsPort: o.metricsPort ? Number(o.metricsPort) : null }, '');
+      let stopping = false;
+      const shutdown = async () => {
+        if (stopping) return;
+        stopping = true;
+        await agent.stop();
+        server?.close();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void shutdown());
+      process.on('SIGTERM', () => void shutdown());
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------- app / dataset
+
+function publishCommands(program: Command): void {
+  const app = program.command('app').description('workloads (WebAssembly apps) registered in the Hub');
+  const pub = app
+    .command('publish <wasm>')
+    .description('upload a .wasm to the node\'s content store and register it in the Hub (hash = keccak256 of the bytes)')
+    .option('--price <coins>', 'fee paid to you per completed task', '0')
+    .option('--category <n>', 'task category: time reference T = 5, 20, 60, 240 blocks for 0..3', '0')
+    .option('--uri <uri>', 'where else executors can fetch the wasm (http/https)', '')
+    .option('--no-upload', 'do not upload; only register (the uri must serve the bytes)');
+  withCommon(pub).action(
+    action(async (file: string, o: Opts) => {
+      const bytes = new Uint8Array(readFileSync(resolve(file)));
+      if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) throw new PocError('CLI_NOT_WASM', `${file} is not a WebAssembly binary`);
+      const category = Number(o.category);
+      categoryTime(category); // throws on an unknown category
+      await publish(o, 'app', bytes, coins(o.price, '--price'), category);
+    }),
+  );
+  const ds = program.command('dataset').description('datasets registered in the Hub');
+  const dpub = ds
+    .command('publish <file>')
+    .description('upload a dataset to the node\'s content store and register it in the Hub')
+    .option('--price <coins>', 'fee paid to you per completed task using it', '0')
+    .option('--uri <uri>', 'where else executors can fetch it (http/https)', '')
+    .option('--no-upload', 'do not upload; only register');
+  withCommon(dpub).action(
+    action(async (file: string, o: Opts) => {
+      await publish(o, 'dataset', new Uint8Array(readFileSync(resolve(file))), coins(o.price, '--price'), 0);
+    }),
+  );
+}
+
+async function publish(o: Opts, kind: 'app' | 'dataset', bytes: Uint8Array, price: bigint, category: number): Promise<void> {
+  const { provider, hub, wallet, tx } = connect(o);
+  try {
+    const hash = keccak256(bytes);
+    if (o.upload !== false) {
+      const stored = await putContent(provider, bytes);
+      if (stored.toLowerCase() !== hash) throw new PocError('CLI_UPLOAD', `node stored the bytes under ${stored}, expected ${hash}`);
+    }
+    const existing = kind === 'app' ? await hub.getApp(hash) : await hub.getDataset(hash);
+    let txHash: string | null = null;
+    let registered = false;
+    if (existing.owner === ZeroAddress) {
+      const rc = await tx!.send(`register ${kind}`, () => (kind === 'app' ? hub.registerApp(hash, price, category, String(o.uri ?? '')) : hub.registerDataset(hash, price, String(o.uri ?? ''))));
+      txHash = rc.hash;
+      registered = true;
+    } else if (getAddress(existing.owner) !== wallet!.address) {
+      throw new PocError('CLI_NOT_OWNER', `${kind} ${hash} is already registered by ${existing.owner}`);
+    }
+    const rec = kind === 'app' ? await hub.getApp(hash) : await hub.getDataset(hash);
+    out(
+      o,
+      { [kind]: hash, owner: rec.owner, price: rec.price, ...(kind === 'app' ? { category: Number(rec.category) } : {}), uri: rec.uri, bytes: bytes.length, registered, tx: txHash },
+      `${kind} ${hash}\n  owner ${rec.owner}, price ${formatEther(rec.price)}${kind === 'app' ? `, category ${rec.category} (T = ${categoryTime(Number(rec.category))} blocks)` : ''}, ${bytes.length} bytes${registered ? `\n  registered in tx ${txHash}` : '\n  (already registered)'}`,
+    );
+  } finally {
+    provider.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------- task
+
+function parseReplicas(s: string): [number, number] {
+  const m = /^(\d+)(?:\.\.(\d+))?$/.exec(String(s));
+  if (!m) throw new PocError('CLI_BAD_REPLICAS', `--replicas: "${s}" is not N or MIN..MAX`);
+  const a = Number(m[1]);
+  return [a, m[2] ? Number(m[2]) : a];
+}
+
+function taskCommands(program: Command): void {
+  const task = program.command('task').description('compute tasks: request one, follow it, inspect it');
+  const submit = task
+    .command('submit')
+    .description('request a task from the Hub (escrow = --price), optionally wait for its result')
+    .requiredOption('--app <hash>', 'app hash (keccak256 of the wasm)')
+    .option('--dataset <hash>', 'dataset hash')
+    .option('--input <string>', 'input bytes (UTF-8) given to the workload on stdin', '')
+    .option('--input-file <file>', 'input bytes from a file')
+    .option('--trust <n>', 'consensus needs credibility > 1 − 1/trust (2 newcomers weigh 4: trust 3 needs 2 agreeing, 5 needs 3)', '3')
+    .option('--replicas <a..b>', 'min..max executors assigned', '1..8')
+    .option('--price <coins>', 'escrow: fees + the executors\' reward (default: fees + 0.01)')
+    .option('--max-price <coins>', 'refuse if app + dataset fees exceed this (default: current fees)')
+    .option('--callback <address>', 'contract receiving onTaskResult(taskId, digest)')
+    .option('--wait', 'wait for the result, printing progress on stderr', false)
+    .option('--timeout <seconds>', 'give up waiting after this long (default: until the final deadline)');
+  withCommon(submit).action(
+    action(async (o: Opts) => {
+      const { provider, hub, tx } = connect(o);
+      try {
+        const app = hash32(o.app, '--app');
+        const dataset = o.dataset ? hash32(o.dataset, '--dataset') : ZeroHash;
+        const input = o.inputFile ? new Uint8Array(readFileSync(resolve(o.inputFile))) : new TextEncoder().encode(String(o.input ?? ''));
+        const [minR, maxR] = parseReplicas(o.replicas);
+        const appRec = await hub.getApp(app);
+        if (appRec.owner === ZeroAddress) throw new PocError('CLI_UNKNOWN_APP', `app ${app} is not registered: publish it with \`pocchain app publish\``);
+        let fees = appRec.price as bigint;
+        if (dataset !== ZeroHash) {
+          const d = await hub.getDataset(dataset);
+          if (d.owner === ZeroAddress) throw new PocError('CLI_UNKNOWN_DATASET', `dataset ${dataset} is not registered`);
+          fees += d.price as bigint;
+        }
+        const escrow = o.price !== undefined ? coins(o.price, '--price') : fees + parseEther('0.01');
+        const maxPrice = o.maxPrice !== undefined ? coins(o.maxPrice, '--max-price') : fees;
+        const callback = o.callback ? (isAddress(o.callback) ? getAddress(o.callback) : (() => { throw new PocError('CLI_BAD_ADDRESS', '--callback: not an address'); })()) : ZeroAddress;
+        const rc = await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, BigInt(o.trust), minR, maxR, maxPrice, callback, { value: escrow }));
+        const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'TaskRequested')!;
+        const taskId = ev.args.taskId as bigint;
+        if (!o.wait) {
+          out(o, { taskId: String(taskId), tx: rc.hash, block: rc.blockNumber, escrow: String(escrow), finalDeadline: String(ev.args.finalDeadline) }, `task ${taskId} requested in block ${rc.blockNumber} (tx ${rc.hash}), escrow ${formatEther(escrow)}, final deadline block ${ev.args.finalDeadline}`);
+          return;
+        }
+        progress(`task ${taskId} requested in block ${rc.blockNumber}, escrow ${formatEther(escrow)}, final deadline block ${ev.args.finalDeadline}`);
+        const result = await waitForTask(provider, rpcUrl(o), hub, taskId, rc.blockNumber, o.timeout ? Number(o.timeout) * 1000 : undefined);
+        printOutcome(o, taskId, result);
+        if (result.status !== 3) process.exitCode = 2;
+      } finally {
+        provider.destroy();
+      }
+    }),
+  );
+  const show = task.command('show <taskId>').description('status, assignees and their contributions, votes, payments of a task');
+  withCommon(show, false).action(
+    action(async (id: string, o: Opts) => {
+      const { provider, hub } = connect(o, false);
+      try {
+        const info = await describeTask(provider, hub, BigInt(id));
+        out(o, info, formatTask(info));
+      } finally {
+        provider.destroy();
+      }
+    }),
+  );
+}
+
+interface Outcome {
+  status: number;
+  digest: string;
+  result?: Uint8Array;
+  task: any;
+}
+
+/** Poll the Hub's logs for one task and print each step on stderr until it is settled. */
+async function waitForTask(provider: JsonRpcProvider, rpc: string, hub: Contract, taskId: bigint, fromBlock: number, timeoutMs?: number): Promise<Outcome> {
+  const topic = '0x' + taskId.toString(16).padStart(64, '0');
+  let next = fromBlock;
+  const started = Date.now();
+  for (;;) {
+    const head = await provider.getBlockNumber();
+    if (head >= next) {
+      const logs = await provider.getLogs({ address: HUB_ADDRESS, topics: [null, topic], fromBlock: next, toBlock: head });
+      for (const l of logs) {
+        const p = hubIface.parseLog(l);
+        if (!p) continue;
+        const a = p.args;
+        const at = `block ${l.blockNumber}:`;
+        if (p.name === 'TaskAssigned') progress(`${at} assigned to ${a.executor} (contribute by block ${a.expiry})`);
+        else if (p.name === 'Contributed') progress(`${at} ${a.executor} committed (weight ${a.weight})`);
+        else if (p.name === 'ConsensusReached') progress(`${at} consensus reached on ${a.resultHash}, reveals until block ${a.revealDeadline}`);
+        else if (p.name === 'Revealed') progress(`${at} ${a.executor} revealed ${a.digest}`);
+        else if (p.name === 'Slashed') progress(`${at} ${a.executor} slashed ${formatEther(a.amount)}, score now ${a.newScore}`);
+        else if (p.name === 'Paid') progress(`${at} paid ${formatEther(a.amount)} to ${a.to} (${['reward', 'app fee', 'dataset fee'][Number(a.kind)]})`);
+        else if (p.name === 'Refunded') progress(`${at} refunded ${formatEther(a.amount)} to ${a.requester}`);
+        else if (p.name === 'CallbackResult') progress(`${at} callback ${a.callback} ${a.ok ? 'succeeded' : 'failed'}`);
+        else if (p.name === 'TaskFinalized') progress(`${at} finalized: ${STATUS_NAMES[Number(a.status)]}`);
+      }
+      next = head + 1;
+    }
+    const t = await hub.getTask(taskId);
+    const status = Number(t.status);
+    if (status === 3 || status === 4) {
+      const out: Outcome = { status, digest: t.result, task: t };
+      if (status === 3) {
+        out.result = await fetchContent({ hash: t.result, baseUrl: rpc, maxBytes: 8 << 20, timeoutMs: 5000 }).catch(() => undefined);
+      }
+      return out;
+    }
+    if (timeoutMs !== undefined && Date.now() - started > timeoutMs) throw new PocError('CLI_TIMEOUT', `task ${taskId} not settled after ${timeoutMs / 1000} s (status ${STATUS_NAMES[status]}); follow it with \`pocchain task show ${taskId}\``);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function printable(b: Uint8Array): string | undefined {
+  try {
+    const s = toUtf8String(b);
+    return /^[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]*$/.test(s) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function printOutcome(o: Opts, taskId: bigint, r: Outcome): void {
+  const text = r.result ? printable(r.result) : undefined;
+  const json = {
+    taskId: String(taskId),
+    status: STATUS_NAMES[r.status],
+    digest: r.status === 3 ? r.digest : null,
+    result: text ?? null,
+    resultHex: r.result && text === undefined ? hexlify(r.result) : null,
+    resultAvailable: !!r.result,
+  };
+  if (o.json) return out(o, json, '');
+  if (r.status !== 3) return out(o, json, `task ${taskId} failed: no result (escrow refunded to the requester; withdraw it from the Hub)`);
+  if (!r.result) return out(o, json, `task ${taskId} completed, result digest ${r.digest} (bytes not in the node's content store)`);
+  process.stdout.write(text !== undefined ? text : hexlify(r.result) + '\n');
+}
+
+/** Everything the chain knows about a task, as plain JSON. */
+export async function describeTask(provider: JsonRpcProvider, hub: Contract, taskId: bigint) {
+  const t = await hub.getTask(taskId);
+  if (Number(t.status) === 0) throw new PocError('CLI_UNKNOWN_TASK', `task ${taskId} does not exist`);
+  const [assignees, votes, input] = await Promise.all([hub.taskAssignees(taskId), hub.taskVotes(taskId), hub.taskInput(taskId)]);
+  const contributors = [];
+  for (const e of assignees as string[]) {
+    const a = await hub.getAssignment(taskId, e);
+    contributors.push({ executor: e, status: ASSIGNMENT_NAMES[Number(a.status)], weight: String(a.weight), resultHash: a.resultHash === ZeroHash ? null : a.resultHash, expiry: Number(a.expiry) });
+  }
+  const topic = '0x' + taskId.toString(16).padStart(64, '0');
+  const logs = await provider.getLogs({ address: HUB_ADDRESS, topics: [null, topic], fromBlock: Number(t.createdAt), toBlock: 'latest' });
+  const payments: { to: string; amount: string; kind: string }[] = [];
+  const slashes: { executor: string; amount: string; newScore: string }[] = [];
+  let refund: { to: string; amount: string } | null = null;
+  for (const l of logs) {
+    const p = hubIface.parseLog(l);
+    if (p?.name === 'Paid') payments.push({ to: p.args.to, amount: String(p.args.amount), kind: ['reward', 'app-fee', 'dataset-fee'][Number(p.args.kind)]! });
+    if (p?.name === 'Slashed') slashes.push({ executor: p.args.executor, amount: String(p.args.amount), newScore: String(p.args.newScore) });
+    if (p?.name === 'Refunded') refund = { to: p.args.requester, amount: String(p.args.amount) };
+  }
+  const [hashes, weights, sizes] = votes as [string[], bigint[], bigint[]];
+  return {
+    taskId: String(taskId),
+    status: STATUS_NAMES[Number(t.status)],
+    requester: t.requester as string,
+    app: t.app as string,
+    dataset: t.dataset === ZeroHash ? null : (t.dataset as string),
+    input: hexlify(input),
+    trust: Number(t.trust),
+    replicas: { min: Number(t.minReplicas), max: Number(t.maxReplicas) },
+    escrow: String(t.escrow),
+    fees: { app: String(t.appFee), dataset: String(t.datasetFee) },
+    blocks: { created: Number(t.createdAt), contributionDeadline: Number(t.contributionDeadline), revealDeadline: Number(t.revealDeadline) || null, finalDeadline: Number(t.finalDeadline) },
+    consensusHash: t.consensusHash === ZeroHash ? null : (t.consensusHash as string),
+    result: t.result === ZeroHash ? null : (t.result as string),
+    callback: t.callback === ZeroAddress ? null : (t.callback as string),
+    contributors,
+    votes: hashes.map((h, i) => ({ resultHash: h, weight: String(weights[i]), size: Number(sizes[i]) })),
+    payments,
+    slashes,
+    refund,
+  };
+}
+
+function formatTask(i: Awaited<ReturnType<typeof describeTask>>): string {
+  const L = [
+    `task ${i.taskId}: ${i.status}`,
+    `  requester ${i.requester}, escrow ${formatEther(i.escrow)}, trust ${i.trust}, replicas ${i.replicas.min}..${i.replicas.max}`,
+    `  app ${i.app}${i.dataset ? `, dataset ${i.dataset}` : ''}`,
+    `  blocks: created ${i.blocks.created}, contributions until ${i.blocks.contributionDeadline}, final deadline ${i.blocks.finalDeadline}${i.blocks.revealDeadline ? `, reveals until ${i.blocks.revealDeadline}` : ''}`,
+  ];
+  if (i.result) L.push(`  result ${i.result}`);
+  L.push(`  contributors (${i.contributors.length}):`);
+  for (const c of i.contributors) L.push(`    ${c.executor}  ${c.status}${c.resultHash ? `  ${c.resultHash === i.consensusHash ? 'consensus' : 'other'} ${c.resultHash.slice(0, 18)}…` : ''}`);
+  if (i.votes.length) {
+    L.push('  votes:');
+    for (const v of i.votes) L.push(`    ${v.resultHash.slice(0, 18)}…  weight ${v.weight}, ${v.size} executor(s)`);
+  }
+  for (const p of i.payments) L.push(`  paid ${formatEther(p.amount)} to ${p.to} (${p.kind})`);
+  for (const s of i.slashes) L.push(`  slashed ${formatEther(s.amount)} from ${s.executor}, score now ${s.newScore}`);
+  if (i.refund) L.push(`  refunded ${formatEther(i.refund.amount)} to ${i.refund.to}`);
+  return L.join('\n');
+}
+
+/** Add the compute-market commands to the CLI. */
+export function registerPocCommands(program: Command): void {
+  executorCommand(program);
+  publishCommands(program);
+  taskCommands(program);
+}

@@ -1,0 +1,119 @@
+/**
+ * The proof-of-contribution node plugin: the Hub's system calls at block boundaries, and a
+ * content store (apps, datasets, results by keccak256) served on the RPC port.
+ *
+ * System calls. Every block, on every validator, inside block execution (chain/execute.ts):
+ * `Hub.schedule(uint256(prevrandao))` before the transactions, `Hub.finalize()` after them, from
+ * SYSTEM_ADDRESS with the chain's fixed system-call gas (30M). Both are bounded loops (see
+ * docs/poc-rules.md "Bounded work per block"), so they fit in that gas.
+ *
+ * A reverting system call does NOT invalidate the block (`allowRevert: true`). Why: a revert of
+ * schedule/finalize is a bug in the Hub or an unforeseen state, and it would repeat at every height:
+ * throwing BLOCK_INVALID would make every proposal invalid and halt the chain for good. With
+ * allowRevert the EVM rolls back the call's state changes and drops its logs, the block carries on
+ * with the transactions, and the failure is logged. It stays deterministic: every validator runs
+ * the same call on the same state and gets the same revert, so the state roots agree.
+ *
+ * Content store. `pocchain_putContent(hexBytes)` saves bytes under <datadir>/content/<hash> and
+ * returns keccak256(bytes); `GET /content/0x<hash>` serves them (executor/content.ts verifies on
+ * both sides). It is a per-node convenience store, not replicated between nodes: apps should also
+ * give a `uri` executors can fetch from.
+ */
+import { join } from 'node:path';
+import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util';
+import { Interface } from 'ethers';
+import type { Genesis } from '../chain/genesis.ts';
+import type { SystemContext, SystemHooks } from '../chain/execute.ts';
+import { RpcError, RPC } from '../chain/rpc/server.ts';
+import { ContentCache, contentHandler } from '../executor/content.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { loadArtifact } from '../contracts/artifacts.ts';
+import { HUB_ADDRESS, encodeFinalize, encodeSchedule } from './poc/index.ts';
+import type { NodePlugin } from './plugin.ts';
+
+/**
+ * Default upload limit. The RPC server accepts request bodies up to 5 MiB and content travels as
+ * hex (2 chars per byte), so ~2.5 MiB is the most one pocchain_putContent call can carry today.
+ */
+export const DEFAULT_MAX_CONTENT_BYTES = 2 * 1024 * 1024;
+
+export interface HubPluginOptions {
+  genesis: Genesis;
+  /** node data directory; content goes to <datadir>/content */
+  datadir: string;
+  maxContentBytes?: number;
+  logger?: Logger;
+}
+
+/** True when the genesis places runtime code at the Hub address. */
+export function hubInGenesis(genesis: Genesis): boolean {
+  const entry = Object.entries(genesis.alloc).find(([a]) => a.toLowerCase() === HUB_ADDRESS);
+  return !!entry && !!entry[1].code && entry[1].code !== '0x';
+}
+
+let hubIface: Interface | undefined;
+/** Best-effort name of a Hub revert (for logs only). */
+function describeRevert(ret: Uint8Array): string {
+  if (ret.length === 0) return 'empty revert data (out of gas or invalid opcode)';
+  try {
+    hubIface ??= new Interface(loadArtifact('Hub').abi);
+    const e = hubIface.parseError(bytesToHex(ret));
+    if (e) return `${e.name}(${e.args.map(String).join(', ')})`;
+  } catch {
+    /* fall through */
+  }
+  return bytesToHex(ret).slice(0, 74);
+}
+
+/** The Hub system-call hooks (schedule before txs, finalize after), reverts tolerated and logged. */
+export function hubHooks(getLogger: () => Logger = () => silentLogger): SystemHooks {
+  const hub = new Address(hexToBytes(HUB_ADDRESS));
+  // schedule/finalize return nothing, so any returned bytes mean the call reverted.
+  const run = async (ctx: SystemContext, name: string, data: string) => {
+    const ret = await ctx.call(hub, hexToBytes(data as `0x${string}`), { allowRevert: true });
+    if (ret.length > 0) getLogger().error({ call: name, block: Number(ctx.block.header.number), reason: describeRevert(ret) }, 'hub system call reverted');
+  };
+  return {
+    async beforeTxs(ctx) {
+      const randomness = BigInt(bytesToHex(ctx.block.header.mixHash));
+      await run(ctx, 'schedule', encodeSchedule(randomness));
+    },
+    async afterTxs(ctx) {
+      await run(ctx, 'finalize', encodeFinalize());
+    },
+  };
+}
+
+/** Create the PoC plugin: Hub system calls (when the Hub is in genesis) and the content store. */
+export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
+  const maxBytes = opts.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+  const store = new ContentCache(join(opts.datadir, 'content'));
+  let logger = opts.logger ?? silentLogger;
+  const withHub = hubInGenesis(opts.genesis);
+  // The hooks object is created now (the chain takes it at open); its logger is swapped in start().
+  const hooks: SystemHooks | undefined = withHub ? hubHooks(() => logger) : undefined;
+  const serve = contentHandler((hash) => store.get(hash));
+  return {
+    name: 'hub',
+    ...(hooks ? { hooks } : {}),
+    methods: {
+      pocchain_putContent: async ([data]) => {
+        if (typeof data !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(data)) throw new RpcError(RPC.INVALID_PARAMS, 'invalid params: expected 0x-prefixed hex bytes');
+        const size = (data.length - 2) / 2;
+        if (size === 0) throw new RpcError(RPC.INVALID_PARAMS, 'content is empty');
+        if (size > maxBytes) throw new RpcError(RPC.LIMIT, `content too large: ${size} bytes, limit ${maxBytes}`);
+        return store.put(hexToBytes(data as `0x${string}`));
+      },
+      pocchain_contentLimit: () => maxBytes,
+    },
+    routes: {
+      '/content/': async (req, res) => {
+        if (!(await serve(req, res))) res.writeHead(404).end();
+      },
+    },
+    async start(ctx) {
+      logger = ctx.logger;
+      logger.info({ hub: withHub, content: store.dir, maxContentBytes: maxBytes }, 'hub plugin started');
+    },
+  };
+}

@@ -1,0 +1,454 @@
+/**
+ * The executor agent: a separate process that earns coins by running other people's WebAssembly.
+ * It talks to a node ONLY over JSON-RPC (http for calls and transactions, ws for log
+ * notifications).
+ *
+ * Life of a task here (every step journaled, executor/journal.ts):
+ *   TaskAssigned(task, me) ─► assigned ─► fetch app/dataset by hash (verified), run in the sandbox
+ *   ─► ran (result bytes + digest saved BEFORE anything is sent) ─► contribute(resultHash, seal)
+ *   ─► committed ─► once the task is REVEALING (ConsensusReached) and our hash is the consensus:
+ *   reveal(digest) ─► revealed ─► TaskFinalized ─► done. Any step can end in `abandoned` (workload
+ *   failed, deadline passed, lost the vote, task settled without us).
+ *
+ * Nothing is missed across restarts: assignments come from a ws `logs` subscription (latency) and
+ * from an eth_getLogs scan from the last scanned block, kept in <datadir>/cursor.json (safety).
+ * Every scan also re-examines each unfinished journaled task against the chain, so deadlines and
+ * missed ConsensusReached/TaskFinalized events are handled without their logs.
+ *
+ * Never twice: a task past `assigned` is never run again; a restarted agent reads the chain before
+ * re-sending a commit (the assignment may already be `contributed`) or a reveal.
+ *
+ * Earnings are pull-based in the Hub; the agent calls withdraw() periodically.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Wallet, ZeroHash, keccak256, zeroPadValue, type Contract, type JsonRpcProvider } from 'ethers';
+import { PocError, isPocError } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { HUB_ADDRESS, MIN_EXECUTOR_STAKE, TaskStatus, AssignmentStatus, resultHash, resultSeal } from '../consensus/poc/index.ts';
+import { runWorkload, type WorkloadLimits } from './sandbox.ts';
+import { ContentCache, fetchContent } from './content.ts';
+import { TaskJournal, newSalt, type TaskRecord } from './journal.ts';
+import { TxSender, hubContract, hubIface, makeProvider, stakingContract, explainError } from './hub-client.ts';
+import { subscribeLogs, type RawLog } from './subscription.ts';
+import { createExecutorMetrics, type ExecutorMetrics } from './metrics.ts';
+
+/** TEST ONLY misbehaviours, to exercise the chain's handling of bad executors. */
+export type TestBehaviour = 'wrong-result' | 'silent' | 'no-reveal';
+export const TEST_BEHAVIOURS: readonly TestBehaviour[] = ['wrong-result', 'silent', 'no-reveal'];
+
+/** What a `wrong-result` executor returns instead of running the workload: the same for all, so liars collude. */
+export const WRONG_RESULT = new TextEncoder().encode('wrong result\n');
+
+/**
+ * Sandbox limits per task category (T = 5, 20, 60, 240 blocks). The wall time must leave room to
+ * commit before the assignment expires (2T blocks), so it grows with T.
+ */
+export const CATEGORY_LIMITS: readonly WorkloadLimits[] = [
+  { memoryPages: 256, timeoutMs: 2_000, maxOutputBytes: 1 << 20 },
+  { memoryPages: 1024, timeoutMs: 10_000, maxOutputBytes: 4 << 20 },
+  { memoryPages: 4096, timeoutMs: 60_000, maxOutputBytes: 8 << 20 },
+  { memoryPages: 16384, timeoutMs: 300_000, maxOutputBytes: 8 << 20 },
+];
+
+export interface AgentOptions {
+  rpcUrl: string;
+  /** ws endpoint; default: rpcUrl with http→ws */
+  wsUrl?: string;
+  privateKey: string;
+  datadir: string;
+  /** bonded stake to keep (wei); the agent tops up to it at start. Default 2 coins. */
+  stake?: bigint;
+  /** override the per-category limits */
+  limits?: (category: number) => WorkloadLimits;
+  /** catch-up scan and re-check interval (ms), default 1000 */
+  scanMs?: number;
+  /** withdraw earnings this often (ms), default 30 s; 0 = never */
+  withdrawEveryMs?: number;
+  /** largest app/dataset accepted (bytes), default 8 MiB */
+  maxContentBytes?: number;
+  /** first block to scan when there is no cursor yet; default head − 10,000 */
+  fromBlock?: number;
+  logger?: Logger;
+  metrics?: ExecutorMetrics;
+  testBehaviour?: TestBehaviour;
+}
+
+export type AgentErrorCode = 'AGENT_CONFIG' | 'AGENT_STAKE';
+
+const TASK_ASSIGNED = hubIface.getEvent('TaskAssigned')!.topicHash;
+const CONSENSUS_REACHED = hubIface.getEvent('ConsensusReached')!.topicHash;
+const TASK_FINALIZED = hubIface.getEvent('TaskFinalized')!.topicHash;
+const CONTRIBUTED = hubIface.getEvent('Contributed')!.topicHash;
+const REVEALED = hubIface.getEvent('Revealed')!.topicHash;
+
+const MAX_LOG_RANGE = 2000;
+
+export class ExecutorAgent {
+  readonly address: string;
+  readonly journal: TaskJournal;
+  readonly metrics: ExecutorMetrics;
+  readonly #o: AgentOptions;
+  readonly #log: Logger;
+  readonly #provider: JsonRpcProvider;
+  readonly #hub: Contract;
+  readonly #wallet: Wallet;
+  readonly #tx: TxSender;
+  readonly #cache: ContentCache;
+  #cursor = -1;
+  #busy = new Map<string, { again: boolean }>();
+  #scanning: Promise<void> | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #stopped = false;
+  #tasks = new Set<Promise<void>>();
+
+  private constructor(o: AgentOptions, journal: TaskJournal) {
+    this.#o = o;
+    this.#log = (o.logger ?? silentLogger).child({ module: 'executor' });
+    this.#provider = makeProvider(o.rpcUrl);
+    this.#wallet = new Wallet(o.privateKey, this.#provider);
+    this.address = this.#wallet.address;
+    this.#hub = hubContract(this.#wallet);
+    this.#tx = new TxSender(this.#wallet);
+    this.#cache = new ContentCache(join(o.datadir, 'content'));
+    this.journal = journal;
+    this.metrics = o.metrics ?? createExecutorMetrics();
+  }
+
+  /** Open the journal, stake if needed, subscribe, catch up, and start the loops. */
+  static async start(o: AgentOptions): Promise<ExecutorAgent> {
+    if (o.testBehaviour && !TEST_BEHAVIOURS.includes(o.testBehaviour)) throw new PocError<AgentErrorCode>('AGENT_CONFIG', `unknown test behaviour ${o.testBehaviour}`);
+    await mkdir(o.datadir, { recursive: true, mode: 0o700 });
+    const journal = await TaskJournal.open(join(o.datadir, 'journal'));
+    const a = new ExecutorAgent(o, journal);
+    try {
+      await a.#loadCursor();
+      await a.#ensureStake();
+      a.#log.info({ executor: a.address, stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
+      a.#unsubscribe = subscribeLogs({
+        url: o.wsUrl ?? o.rpcUrl.replace(/^http/, 'ws'),
+        filters: [
+          { address: HUB_ADDRESS, topics: [TASK_ASSIGNED, null, zeroPadValue(a.address, 32)] },
+          { address: HUB_ADDRESS, topics: [[CONSENSUS_REACHED, TASK_FINALIZED]] },
+        ],
+        onLog: (l) => a.#onLog(l),
+        onConnect: () => a.#scanSoon(),
+        logger: a.#log,
+      });
+      await a.scan();
+      a.#timers.push(setInterval(() => a.#scanSoon(), o.scanMs ?? 1000));
+      const w = o.withdrawEveryMs ?? 30_000;
+      if (w > 0) a.#timers.push(setInterval(() => void a.withdraw().catch((e) => a.#log.warn({ err: explainError(e) }, 'withdraw failed')), w));
+    } catch (e) {
+      await a.stop();
+      throw e;
+    }
+    return a;
+  }
+
+  /** Stop loops and subscriptions, let in-flight steps finish, close the journal. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#timers.forEach((t) => clearInterval(t));
+    this.#unsubscribe?.();
+    await this.#scanning?.catch(() => {});
+    await Promise.allSettled([...this.#tasks]);
+    await this.journal.close();
+    this.#provider.destroy();
+  }
+
+  // ---------------------------------------------------------------- stake and earnings
+
+  async #ensureStake(): Promise<void> {
+    const target = this.#o.stake ?? 2n * MIN_EXECUTOR_STAKE;
+    const staking = stakingContract(this.#wallet);
+    const have = (await staking.stakeOf(this.address)) as bigint;
+    if (have < target) {
+      const add = target - have;
+      try {
+        const rc = await this.#tx.send('stake', () => staking.stakeExecutor({ value: add }));
+        this.#countTx('stake', rc.gasUsed);
+        this.#log.info({ added: String(add), tx: rc.hash }, 'staked');
+      } catch (e) {
+        throw new PocError<AgentErrorCode>('AGENT_STAKE', `could not stake ${add} wei: ${explainError(e)}`, { cause: e });
+      }
+    }
+    this.metrics.stakeWei.set(Number(await staking.stakeOf(this.address)));
+  }
+
+  /** Withdraw Hub earnings if there are any; returns the amount (0n if none). */
+  async withdraw(): Promise<bigint> {
+    const owed = (await this.#hub.withdrawable(this.address)) as bigint;
+    if (owed === 0n) return 0n;
+    const rc = await this.#tx.send('withdraw', () => this.#hub.withdraw());
+    this.#countTx('withdraw', rc.gasUsed);
+    this.metrics.withdrawnWei.inc(Number(owed));
+    this.#log.info({ amount: String(owed), tx: rc.hash }, 'earnings withdrawn');
+    return owed;
+  }
+
+  #countTx(kind: string, gas: bigint, ok = true): void {
+    this.metrics.txs.inc({ kind, status: ok ? 'ok' : 'failed' });
+    this.metrics.gasUsed.inc(Number(gas));
+  }
+
+  // ---------------------------------------------------------------- discovery
+
+  async #loadCursor(): Promise<void> {
+    try {
+      this.#cursor = Number(JSON.parse(await readFile(join(this.#o.datadir, 'cursor.json'), 'utf8')).block);
+    } catch {
+      const head = await this.#provider.getBlockNumber();
+      this.#cursor = (this.#o.fromBlock ?? Math.max(0, head - 10_000)) - 1;
+    }
+  }
+
+  async #saveCursor(): Promise<void> {
+    const path = join(this.#o.datadir, 'cursor.json');
+    await writeFile(path + '.tmp', JSON.stringify({ block: this.#cursor }));
+    await rename(path + '.tmp', path);
+  }
+
+  #scanSoon(): void {
+    if (this.#stopped || this.#scanning) return;
+    void this.scan().catch((e) => this.#log.warn({ err: explainError(e) }, 'scan failed; will retry'));
+  }
+
+  /** Catch up on TaskAssigned logs since the cursor, then re-examine every unfinished task. */
+  scan(): Promise<void> {
+    if (this.#scanning) return this.#scanning;
+    const run = async () => {
+      const head = await this.#provider.getBlockNumber();
+      while (this.#cursor < head && !this.#stopped) {
+        const from = this.#cursor + 1;
+        const to = Math.min(head, from + MAX_LOG_RANGE - 1);
+        const logs = await this.#provider.getLogs({ address: HUB_ADDRESS, topics: [TASK_ASSIGNED, null, zeroPadValue(this.address, 32)], fromBlock: from, toBlock: to });
+        for (const l of logs) await this.#assigned(BigInt(l.topics[1]!), BigInt(l.data), l.blockNumber);
+        this.#cursor = to;
+        await this.#saveCursor();
+      }
+      this.metrics.headBlock.set(this.#cursor);
+      const open = this.journal.unfinished();
+      this.metrics.openTasks.set(open.length);
+      for (const r of open) this.#kick(r.taskId);
+    };
+    this.#scanning = run().finally(() => (this.#scanning = undefined));
+    return this.#scanning;
+  }
+
+  #onLog(l: RawLog): void {
+    if (this.#stopped || l.removed) return;
+    const topic = l.topics[0];
+    const id = BigInt(l.topics[1]!);
+    if (topic === TASK_ASSIGNED) {
+      void this.#assigned(id, BigInt(l.data), Number(l.blockNumber)).catch((e) => this.#log.warn({ task: String(id), err: (e as Error).message }, 'journal write failed'));
+    } else if (this.journal.get(String(id))) this.#kick(String(id));
+  }
+
+  async #assigned(taskId: bigint, expiry: bigint, block: number): Promise<void> {
+    const id = String(taskId);
+    if (!this.journal.get(id)) {
+      await this.journal.assigned(id, { expiry: Number(expiry), block });
+      this.metrics.tasks.inc({ step: 'assigned' });
+      this.#log.info({ task: id, expiry: Number(expiry), block }, 'task assigned');
+    }
+    this.#kick(id);
+  }
+
+  // ---------------------------------------------------------------- per-task state machine
+
+  /** Advance a task as far as the chain allows; one runner per task, re-run if kicked meanwhile. */
+  #kick(id: string): void {
+    if (this.#stopped) return;
+    const b = this.#busy.get(id);
+    if (b) {
+      b.again = true;
+      return;
+    }
+    const slot = { again: false };
+    this.#busy.set(id, slot);
+    const p = (async () => {
+      try {
+        do {
+          slot.again = false;
+          await this.#advance(id);
+        } while (slot.again && !this.#stopped);
+      } catch (e) {
+        this.#log.warn({ task: id, err: explainError(e), code: (e as PocError).code }, 'task step failed; will retry');
+      } finally {
+        this.#busy.delete(id);
+      }
+    })();
+    this.#tasks.add(p);
+    void p.finally(() => this.#tasks.delete(p));
+  }
+
+  async #advance(id: string): Promise<void> {
+    for (;;) {
+      if (this.#stopped) return;
+      const r = this.journal.get(id);
+      if (!r) return;
+      const before = r.state;
+      if (r.state === 'assigned') await this.#run(r);
+      else if (r.state === 'ran') await this.#commit(r);
+      else if (r.state === 'committed') await this.#reveal(r);
+      else if (r.state === 'revealed') await this.#settle(r);
+      else return;
+      if (this.journal.get(id)!.state === before) return; // waiting on the chain
+    }
+  }
+
+  async #abandon(id: string, reason: string): Promise<void> {
+    await this.journal.abandoned(id, reason);
+    this.metrics.tasks.inc({ step: 'abandoned' });
+    this.#log.warn({ task: id, reason }, 'task abandoned');
+  }
+
+  async #chainState(id: string) {
+    const [t, a, head] = await Promise.all([this.#hub.getTask(BigInt(id)), this.#hub.getAssignment(BigInt(id), this.address), this.#provider.getBlockNumber()]);
+    return { t, a, head };
+  }
+
+  /** assigned → ran (or abandoned): fetch, verify, run in the sandbox, journal the result. */
+  async #run(r: TaskRecord): Promise<void> {
+    const id = r.taskId;
+    if (this.#o.testBehaviour === 'silent') return; // TEST ONLY: never answers
+    const { t, a, head } = await this.#chainState(id);
+    if (Number(t.status) !== TaskStatus.Active) return this.#abandon(id, `task is ${statusName(t.status)} before we ran it`);
+    if (Number(a.status) !== AssignmentStatus.Assigned) return this.#abandon(id, `assignment is ${Number(a.status)} on chain but this journal never ran it`);
+    if (head >= Number(a.expiry)) return this.#abandon(id, `assignment expired at block ${a.expiry}`);
+    let stdout: Uint8Array;
+    if (this.#o.testBehaviour === 'wrong-result') {
+      stdout = WRONG_RESULT; // TEST ONLY: a saboteur that does not compute
+    } else {
+      try {
+        const limits = this.#o.limits?.(Number(t.category)) ?? CATEGORY_LIMITS[Number(t.category)] ?? CATEGORY_LIMITS[0]!;
+        const wasm = await this.#fetch('app', t.app as string);
+        const dataset = t.dataset !== ZeroHash ? await this.#fetch('dataset', t.dataset as string) : undefined;
+        const input = await this.#hub.taskInput(BigInt(id));
+        const res = await runWorkload({ wasm, input: getBytesOf(input), ...(dataset ? { dataset } : {}), limits });
+        this.metrics.runSeconds.observe(res.durationMs / 1000);
+        stdout = res.stdout;
+        this.#log.info({ task: id, digest: res.digest, ms: Math.round(res.durationMs), bytes: stdout.length }, 'task ran');
+      } catch (e) {
+        if (!isPocError(e) || e.code === 'SANDBOX_ERROR' || e.code === 'CONTENT_UNAVAILABLE') throw e; // host trouble: retry later
+        this.metrics.runFailures.inc({ code: e.code });
+        return this.#abandon(id, `${e.code}: ${e.message}`);
+      }
+    }
+    await this.journal.ran(id, { stdout, digest: keccak256(stdout), salt: newSalt() });
+    this.metrics.tasks.inc({ step: 'ran' });
+  }
+
+  /** App or dataset bytes by hash: node content store first, then the registered uri; verified. */
+  async #fetch(kind: 'app' | 'dataset', hash: string): Promise<Uint8Array> {
+    const maxBytes = this.#o.maxContentBytes ?? 8 << 20;
+    const cached = await this.#cache.get(hash);
+    if (cached) return cached;
+    const rec = kind === 'app' ? await this.#hub.getApp(hash) : await this.#hub.getDataset(hash);
+    const uri = String(rec.uri ?? '');
+    try {
+      return await fetchContent({ hash, baseUrl: this.#o.rpcUrl, maxBytes, cache: this.#cache });
+    } catch (e) {
+      // the node does not have it (404): try the uri the owner registered
+      if (!isPocError(e, 'CONTENT_UNAVAILABLE') || !/^https?:\/\//.test(uri)) throw e;
+    }
+    return fetchContent({ hash, url: uri, maxBytes, cache: this.#cache });
+  }
+
+  /** ran → committed: read the chain first (a commit may have landed before a crash), then contribute. */
+  async #commit(r: TaskRecord): Promise<void> {
+    const id = r.taskId;
+    const { t, a, head } = await this.#chainState(id);
+    if (Number(a.status) >= AssignmentStatus.Contributed) {
+      const tx = await this.#findTx(CONTRIBUTED, id);
+      await this.journal.committed(id, tx ?? 'unknown');
+      this.metrics.tasks.inc({ step: 'committed' });
+      return;
+    }
+    if (Number(t.status) !== TaskStatus.Active) return this.#abandon(id, `task is ${statusName(t.status)}: contributions closed before our commit`);
+    if (head + 1 > Number(a.expiry)) return this.#abandon(id, `assignment expired at block ${a.expiry} before our commit`);
+    const digest = r.digest!;
+    const rh = resultHash(BigInt(id), digest);
+    const seal = resultSeal(this.address, BigInt(id), digest);
+    try {
+      const rc = await this.#tx.send('contribute', () => this.#hub.contribute(BigInt(id), rh, seal));
+      this.#countTx('contribute', rc.gasUsed);
+      await this.journal.committed(id, rc.hash);
+      this.metrics.tasks.inc({ step: 'committed' });
+      this.#log.info({ task: id, resultHash: rh, tx: rc.hash }, 'contribution committed');
+    } catch (e) {
+      if (!isPocError(e) || (e.code !== 'TX_REFUSED' && e.code !== 'TX_REVERTED')) throw e;
+      this.#countTx('contribute', 0n, false);
+      // refused: find out why from the chain (maybe a resent commit after a crash)
+      const again = await this.#chainState(id);
+      if (Number(again.a.status) >= AssignmentStatus.Contributed) return this.#commit(r);
+      return this.#abandon(id, `contribute refused: ${e.message}`);
+    }
+  }
+
+  /** committed → revealed once the task is REVEALING with our hash as the consensus. */
+  async #reveal(r: TaskRecord): Promise<void> {
+    const id = r.taskId;
+    if (this.#o.testBehaviour === 'no-reveal') return; // TEST ONLY: withholds its reveal
+    const { t, a, head } = await this.#chainState(id);
+    if (Number(a.status) === AssignmentStatus.Revealed) {
+      await this.journal.revealed(id, (await this.#findTx(REVEALED, id)) ?? 'unknown');
+      this.metrics.tasks.inc({ step: 'revealed' });
+      return;
+    }
+    const status = Number(t.status);
+    if (status === TaskStatus.Active) return; // vote still open
+    if (status !== TaskStatus.Revealing) return this.#abandon(id, `task ${statusName(status)} without our reveal`);
+    if (a.resultHash !== t.consensusHash) return this.#abandon(id, `lost the vote: our ${a.resultHash} vs consensus ${t.consensusHash}`);
+    if (head + 1 > Number(t.revealDeadline)) return this.#abandon(id, `reveal deadline ${t.revealDeadline} passed`);
+    try {
+      const rc = await this.#tx.send('reveal', () => this.#hub.reveal(BigInt(id), r.digest!));
+      this.#countTx('reveal', rc.gasUsed);
+      await this.journal.revealed(id, rc.hash);
+      this.metrics.tasks.inc({ step: 'revealed' });
+      this.#log.info({ task: id, digest: r.digest, tx: rc.hash }, 'result revealed');
+    } catch (e) {
+      if (!isPocError(e) || (e.code !== 'TX_REFUSED' && e.code !== 'TX_REVERTED')) throw e;
+      this.#countTx('reveal', 0n, false);
+      const again = await this.#chainState(id);
+      if (Number(again.a.status) === AssignmentStatus.Revealed) return this.#reveal(r);
+      return this.#abandon(id, `reveal refused: ${e.message}`);
+    }
+    await this.#publishResult(r).catch((e) => this.#log.debug({ task: id, err: (e as Error).message }, 'result upload skipped'));
+  }
+
+  /** Put the result bytes in the node's content store (by digest), so requesters can read them. */
+  async #publishResult(r: TaskRecord): Promise<void> {
+    const bytes = await this.journal.resultOf(r.taskId);
+    if (bytes.length === 0) return;
+    await this.#provider.send('pocchain_putContent', ['0x' + Buffer.from(bytes).toString('hex')]);
+  }
+
+  /** revealed → done when the task is settled. */
+  async #settle(r: TaskRecord): Promise<void> {
+    const t = await this.#hub.getTask(BigInt(r.taskId));
+    const s = Number(t.status);
+    if (s !== TaskStatus.Completed && s !== TaskStatus.Failed) return;
+    await this.journal.done(r.taskId);
+    this.metrics.tasks.inc({ step: 'done' });
+    this.#log.info({ task: r.taskId, status: statusName(s) }, 'task settled');
+  }
+
+  /** Transaction hash of our own Contributed/Revealed log for a task (after a crash). */
+  async #findTx(topic: string, id: string): Promise<string | undefined> {
+    const block = Number(this.journal.get(id)?.meta.block ?? 0);
+    const logs = await this.#provider.getLogs({ address: HUB_ADDRESS, topics: [topic, zeroPadValue('0x' + BigInt(id).toString(16), 32), zeroPadValue(this.address, 32)], fromBlock: block, toBlock: 'latest' });
+    return logs[0]?.transactionHash;
+  }
+}
+
+function statusName(s: unknown): string {
+  return ['none', 'active', 'revealing', 'completed', 'failed'][Number(s)] ?? String(s);
+}
+
+function getBytesOf(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(String(hex).replace(/^0x/, ''), 'hex'));
+}
+

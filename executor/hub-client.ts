@@ -1,0 +1,122 @@
+/**
+ * Typed access to the Hub and Staking system contracts over JSON-RPC (ethers v6), shared by the
+ * executor agent and the CLI: providers configured for a fast local chain, contract handles,
+ * revert decoding into the Hub's custom error names, and a serialised transaction sender.
+ */
+import { Contract, Interface, JsonRpcProvider, Wallet, isError, type TransactionReceipt, type ContractTransactionResponse } from 'ethers';
+import { loadArtifact } from '../contracts/artifacts.ts';
+import { HUB_ADDRESS, STAKING_ADDRESS } from '../consensus/poc/index.ts';
+import { PocError } from '../lib/errors.ts';
+
+export const hubIface = new Interface(loadArtifact('Hub').abi);
+export const stakingIface = new Interface(loadArtifact('Staking').abi);
+const callbackIface = new Interface(['error NotHub(address caller)', 'error Refused()']);
+
+/** Task status names by code (Hub.STATUS_*). */
+export const STATUS_NAMES = ['none', 'active', 'revealing', 'completed', 'failed'] as const;
+/** Assignment status names by code (Hub.A_*). */
+export const ASSIGNMENT_NAMES = ['none', 'assigned', 'contributed', 'revealed'] as const;
+
+/**
+ * A provider for pocchain: no 250 ms call cache (a restarted executor must see fresh state), fast
+ * receipt polling (blocks are 100 ms – 1 s), and no network re-detection on every call.
+ */
+export function makeProvider(rpcUrl: string, pollingMs = 100): JsonRpcProvider {
+  return new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: pollingMs, staticNetwork: true, batchMaxCount: 1 });
+}
+
+export function hubContract(runner: JsonRpcProvider | Wallet): Contract {
+  return new Contract(HUB_ADDRESS, hubIface, runner);
+}
+
+export function stakingContract(runner: JsonRpcProvider | Wallet): Contract {
+  return new Contract(STAKING_ADDRESS, stakingIface, runner);
+}
+
+export interface DecodedRevert {
+  name: string;
+  args: string[];
+  /** "Name(arg, arg)" */
+  text: string;
+}
+
+/** Find revert data anywhere in an ethers/RPC error and decode it with the Hub/Staking ABIs. */
+export function decodeRevert(e: unknown): DecodedRevert | undefined {
+  const seen = new Set<unknown>();
+  const find = (x: any): string | undefined => {
+    if (!x || typeof x !== 'object' || seen.has(x)) return undefined;
+    seen.add(x);
+    if (typeof x.data === 'string' && /^0x[0-9a-fA-F]{8}/.test(x.data)) return x.data;
+    for (const k of ['error', 'info', 'cause', 'payload']) {
+      const r = find(x[k]);
+      if (r) return r;
+    }
+    return undefined;
+  };
+  const data = find(e);
+  if (!data) return undefined;
+  for (const iface of [hubIface, stakingIface, callbackIface]) {
+    try {
+      const d = iface.parseError(data);
+      if (d) {
+        const args = d.args.map((a) => String(a));
+        return { name: d.name, args, text: `${d.name}(${args.join(', ')})` };
+      }
+    } catch {
+      /* not this ABI */
+    }
+  }
+  return undefined;
+}
+
+/** A short, user-facing message for a failed call or transaction. */
+export function explainError(e: unknown): string {
+  const r = decodeRevert(e);
+  if (r) return `the contract refused: ${r.text}`;
+  if (isError(e, 'CALL_EXCEPTION')) return `the contract refused: ${e.shortMessage}`;
+  if (isError(e, 'INSUFFICIENT_FUNDS')) return 'insufficient funds for value + gas';
+  const m = (e as any)?.shortMessage ?? (e as any)?.info?.error?.message ?? (e as Error)?.message ?? String(e);
+  return String(m);
+}
+
+export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT';
+
+/**
+ * Sends transactions from one wallet one at a time (nonces never race), waits for inclusion and
+ * turns refusals into PocErrors carrying the decoded revert (`data.revert`).
+ */
+export class TxSender {
+  readonly wallet: Wallet;
+  #queue: Promise<unknown> = Promise.resolve();
+  constructor(wallet: Wallet) {
+    this.wallet = wallet;
+  }
+
+  /** Run `send` (which returns a contract call's response) exclusively, then wait for its receipt. */
+  send(what: string, send: () => Promise<ContractTransactionResponse>, timeoutMs = 60_000): Promise<TransactionReceipt> {
+    const run = async (): Promise<TransactionReceipt> => {
+      let tx: ContractTransactionResponse;
+      try {
+        tx = await send();
+      } catch (e) {
+        const revert = decodeRevert(e);
+        throw new PocError<TxErrorCode>('TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
+      }
+      let rc: TransactionReceipt | null;
+      try {
+        rc = await tx.wait(1, timeoutMs);
+      } catch (e) {
+        if (isError(e, 'CALL_EXCEPTION')) {
+          throw new PocError<TxErrorCode>('TX_REVERTED', `${what}: transaction ${tx.hash} reverted`, { data: { tx: tx.hash }, cause: e });
+        }
+        if (isError(e, 'TIMEOUT')) throw new PocError<TxErrorCode>('TX_TIMEOUT', `${what}: transaction ${tx.hash} not included after ${timeoutMs} ms`, { data: { tx: tx.hash }, cause: e });
+        throw e;
+      }
+      if (!rc) throw new PocError<TxErrorCode>('TX_TIMEOUT', `${what}: no receipt for ${tx.hash}`, { data: { tx: tx.hash } });
+      return rc;
+    };
+    const p = this.#queue.then(run, run);
+    this.#queue = p.catch(() => {});
+    return p;
+  }
+}
