@@ -5,6 +5,9 @@
 import type { Command } from 'commander';
 import type { Genesis } from '../chain/genesis.ts';
 import type { NodePlugin } from '../consensus/plugin.ts';
+import { createBridgePlugin } from '../bridge/plugin.ts';
+import { resolveBridgeConfig } from '../bridge/config.ts';
+import { registerBridgeCommands } from './commands/bridge.ts';
 import { createHubPlugin } from '../consensus/hub.ts';
 import { registerPocCommands } from './commands/poc.ts';
 

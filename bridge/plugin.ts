@@ -1,0 +1,153 @@
+/**
+ * The bridge as a node plugin: deposit minting inside block execution (every node), the deposits a
+ * proposer includes and the check of a proposal's deposits against this node's own L1 view
+ * (nodes with an L1 RPC), checkpoint signing and collection (validators sign, every node collects),
+ * and RPC methods: pocchain_bridgeInfo, pocchain_bridgeStatus, pocchain_checkpoint(height),
+ * pocchain_latestCheckpoint.
+ */
+import { Address, hexToBytes } from '@ethereumjs/util';
+import { getAddress, hexlify, randomBytes } from 'ethers';
+import type { Chain } from '../chain/chain.ts';
+import type { Genesis } from '../chain/genesis.ts';
+import { RpcError, RPC } from '../chain/rpc/server.ts';
+import type { Deposit as SysDeposit } from '../consensus/envelope.ts';
+import type { NodePlugin, PluginContext } from '../consensus/plugin.ts';
+import { PocError } from '../lib/errors.ts';
+import { loadKeys } from '../lib/keys.ts';
+import type { Logger } from '../lib/log.ts';
+import { CheckpointService } from './checkpoint-signer.ts';
+import type { BridgeNodeConfig } from './config.ts';
+import { BRIDGE_ADDRESS, depositHooks, readBridgeState, readNextNonce } from './deposits-hook.ts';
+import type { Deposit as L1Deposit } from './deposit.ts';
+import { DepositWatcher } from './watcher.ts';
+
+export type BridgePluginErrorCode = 'BRIDGE_DEPOSIT_UNKNOWN' | 'BRIDGE_DEPOSIT_MISMATCH' | 'BRIDGE_DEPOSIT_OUT_OF_ORDER';
+
+/** Most deposits one block mints. */
+export const MAX_DEPOSITS_PER_BLOCK = 100;
+/** Recipient of the TEST ONLY fake deposit. */
+export const FAKE_DEPOSIT_RECIPIENT = '0x00000000000000000000000000000000000fa4e0';
+
+const hexBytes = (h: string) => hexToBytes(h as `0x${string}`);
+
+/** An L1 deposit as the block's system data carries it. */
+export function toSysDeposit(d: L1Deposit): SysDeposit {
+  return { nonce: d.nonce, recipient: hexBytes(d.recipient), amount: d.amount, l1TxHash: hexBytes(d.txHash) };
+}
+
+/** Throws unless `proposed` is exactly the next run of confirmed deposits this node knows. */
+export async function checkDeposits(proposed: readonly SysDeposit[], next: bigint, lookup: (nonce: bigint) => Promise<L1Deposit | undefined>): Promise<void> {
+  for (const [i, d] of proposed.entries()) {
+    const want = next + BigInt(i);
+    if (d.nonce !== want) throw new PocError<BridgePluginErrorCode>('BRIDGE_DEPOSIT_OUT_OF_ORDER', `proposed deposit nonce ${d.nonce}, expected ${want}`);
+    const l1 = await lookup(d.nonce);
+    if (!l1) throw new PocError<BridgePluginErrorCode>('BRIDGE_DEPOSIT_UNKNOWN', `deposit ${d.nonce} is not confirmed on L1 in this node's view`);
+    const mine = toSysDeposit(l1);
+    if (hexlify(mine.recipient) !== hexlify(d.recipient) || mine.amount !== d.amount || hexlify(mine.l1TxHash) !== hexlify(d.l1TxHash)) {
+      throw new PocError<BridgePluginErrorCode>('BRIDGE_DEPOSIT_MISMATCH', `deposit ${d.nonce} differs from the L1 log`);
+    }
+  }
+}
+
+/** Build the bridge plugin for a node. `cfg` null: a chain without a bridge (only the mint hook). */
+export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | null): NodePlugin {
+  let chain: Chain | undefined;
+  let watcher: DepositWatcher | undefined;
+  let checkpoints: CheckpointService | undefined;
+  let log: Logger | undefined;
+
+  const need = <T>(x: T | undefined, what: string): T => {
+    if (x === undefined) throw new RpcError(RPC.SERVER, `bridge: ${what} not available on this node`);
+    return x;
+  };
+  const heightParam = (v: unknown): number => {
+    const n = typeof v === 'string' ? Number(BigInt(v)) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new RpcError(RPC.INVALID_PARAMS, 'height must be a positive integer or hex quantity');
+    return n;
+  };
+
+  const plugin: NodePlugin = {
+    name: 'bridge',
+    hooks: depositHooks(),
+    methods: {
+      pocchain_bridgeInfo: () =>
+        cfg
+          ? { l1ChainId: cfg.chain.l1ChainId, vault: cfg.chain.vault, checkpoints: cfg.chain.checkpoints, token: cfg.chain.token, startBlock: cfg.chain.startBlock, epochLength: cfg.chain.epochLength, confirmations: cfg.confirmations, bridge: BRIDGE_ADDRESS, l1Watching: !!watcher }
+          : null,
+      pocchain_bridgeStatus: async () => {
+        const c = need(chain, 'chain');
+        const st = await readBridgeState(await c.headState());
+        const burned = (await (await c.headState()).getAccount(new Address(hexBytes(BRIDGE_ADDRESS))))?.balance ?? 0n;
+        return {
+          head: Number(c.head.header.number),
+          nextDepositNonce: st.nextDepositNonce.toString(),
+          mintedFromDeposits: st.mintedFromDeposits.toString(),
+          withdrawalCount: st.withdrawalCount,
+          burnedByWithdrawals: burned.toString(),
+          withdrawalsRoot: st.withdrawalsRoot,
+          l1: watcher ? watcher.status() : null,
+        };
+      },
+      pocchain_checkpoint: async ([h]) => need(checkpoints, 'checkpoints').view(heightParam(h)),
+      pocchain_latestCheckpoint: async () => need(checkpoints, 'checkpoints').latest(),
+    },
+    async start(ctx: PluginContext) {
+      chain = ctx.chain;
+      log = ctx.logger;
+      if (!cfg) return;
+      if (cfg.l1Rpc) {
+        watcher = new DepositWatcher({ url: cfg.l1Rpc, l1ChainId: cfg.chain.l1ChainId, vault: cfg.chain.vault, confirmations: cfg.confirmations, startBlock: cfg.chain.startBlock, pollMs: cfg.pollMs, logger: ctx.logger });
+        watcher.start();
+      } else {
+        ctx.logger.warn({}, 'no L1 RPC configured (--l1-rpc / POCCHAIN_L1_RPC): this node cannot check deposits');
+      }
+      let key = null;
+      if (ctx.validatorIndex >= 0) {
+        const w = loadKeys(ctx.datadir).validator;
+        const expected = genesis.validators[ctx.validatorIndex]?.address;
+        if (expected && getAddress(expected) === w.address) key = w;
+        else ctx.logger.warn({ address: w.address, expected }, 'validator key does not match the genesis address: not signing checkpoints');
+      }
+      checkpoints = new CheckpointService({
+        chain: ctx.chain,
+        p2p: ctx.p2p,
+        domain: { l1ChainId: BigInt(cfg.chain.l1ChainId), checkpoints: cfg.chain.checkpoints, sidechainChainId: BigInt(cfg.chain.sidechainChainId) },
+        members: genesis.validators.map((v) => ({ address: v.address, power: BigInt(v.power) })),
+        epochLength: cfg.chain.epochLength,
+        key,
+        logger: ctx.logger,
+      });
+      await checkpoints.start();
+    },
+    async stop() {
+      await checkpoints?.stop();
+      await watcher?.stop();
+    },
+  };
+
+  if (cfg?.l1Rpc) {
+    plugin.system = {
+      async deposits() {
+        const c = need(chain, 'chain');
+        const w = need(watcher, 'L1 watcher');
+        const next = await readNextNonce(await c.headState());
+        w.prune(next);
+        if (cfg.testFakeDeposit) {
+          log?.warn({ nonce: next.toString() }, 'TEST ONLY: proposing a fake deposit');
+          return [{ nonce: next, recipient: hexBytes(FAKE_DEPOSIT_RECIPIENT), amount: 10n ** 24n, l1TxHash: randomBytes(32) }];
+        }
+        return w.contiguousFrom(next, MAX_DEPOSITS_PER_BLOCK).map(toSysDeposit);
+      },
+      async check(deposits) {
+        const c = need(chain, 'chain');
+        const w = need(watcher, 'L1 watcher');
+        const next = await readNextNonce(await c.headState());
+        await checkDeposits(deposits, next, async (n) => {
+          if (!w.get(n)) await w.refresh(); // our view may lag the proposer's by one poll
+          return w.get(n);
+        });
+      },
+    };
+  }
+  return plugin;
+}
