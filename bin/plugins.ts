@@ -5,11 +5,11 @@
 import type { Command } from 'commander';
 import type { Genesis } from '../chain/genesis.ts';
 import type { NodePlugin } from '../consensus/plugin.ts';
+import { createHubPlugin } from '../consensus/hub.ts';
+import { registerPocCommands } from './commands/poc.ts';
 import { createBridgePlugin } from '../bridge/plugin.ts';
 import { resolveBridgeConfig } from '../bridge/config.ts';
 import { registerBridgeCommands } from './commands/bridge.ts';
-import { createHubPlugin } from '../consensus/hub.ts';
-import { registerPocCommands } from './commands/poc.ts';
 
 export interface PluginEnv {
   genesis: Genesis;
@@ -21,10 +21,12 @@ export interface PluginEnv {
 export async function createPlugins(_config: Record<string, any>, _env: PluginEnv): Promise<NodePlugin[]> {
   const plugins: NodePlugin[] = [];
   plugins.push(createHubPlugin({ genesis: _env.genesis, datadir: _env.datadir })); // PoC: Hub system calls + content store
+  plugins.push(createBridgePlugin(_env.genesis, resolveBridgeConfig(_config, _env.genesis))); // bridge: deposits, checkpoints
   return plugins;
 }
 
 /** Add the layers' subcommands to the CLI. */
 export function registerCommands(_program: Command): void {
   registerPocCommands(_program); // executor, app/dataset publish, task submit/show
+  registerBridgeCommands(_program); // bridge deploy-l1/deposit/withdraw/status, relayer
 }
