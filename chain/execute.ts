@@ -137,7 +137,7 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
   };
 
   await sm.checkpoint();
-  if (input.hooks?.beforeTxs) await input.hooks.beforeTxs(ctx);
+  if (input.hooks?.beforeTxs) await input.hooks.beforeTxs(ctx).catch(async (e) => { await sm.revert(); throw e; }); // a refused block must not leave its checkpoint open
 
   const included: TypedTransaction[] = [];
   const receipts: StoredReceipt[] = [];
