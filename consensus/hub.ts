@@ -65,21 +65,55 @@ function describeRevert(ret: Uint8Array): string {
   return bytesToHex(ret).slice(0, 74);
 }
 
-/** The Hub system-call hooks (schedule before txs, finalize after), reverts tolerated and logged. */
-export function hubHooks(getLogger: () => Logger = () => silentLogger): SystemHooks {
+/** Gas of the Hub system calls of one executed block. */
+export interface SystemGas {
+  schedule: bigint;
+  finalize: bigint;
+}
+
+/**
+ * ctx.call returns only the return data; the gas of the top-level message is read from the EVM's
+ * message events around the call (nested CALLs also emit them, hence the depth stack).
+ */
+async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): Promise<{ ret: Uint8Array; gas: bigint }> {
+  const events = (ctx.vm.evm as unknown as { events?: { on: Function; off: Function } }).events;
+  const depths: number[] = [];
+  let gas = 0n;
+  const onBefore = (m: { depth: number }) => void depths.push(m.depth);
+  const onAfter = (r: { execResult: { executionGasUsed: bigint } }) => {
+    if (depths.pop() === 0) gas = r.execResult.executionGasUsed;
+  };
+  events?.on('beforeMessage', onBefore);
+  events?.on('afterMessage', onAfter);
+  try {
+    return { ret: await ctx.call(to, data, { allowRevert: true }), gas };
+  } finally {
+    events?.off('beforeMessage', onBefore);
+    events?.off('afterMessage', onAfter);
+  }
+}
+
+/**
+ * The Hub system-call hooks (schedule before txs, finalize after), reverts tolerated and logged.
+ * `onGas` receives each block's system-call gas (for pocchain_systemGas and the bench).
+ */
+export function hubHooks(getLogger: () => Logger = () => silentLogger, onGas?: (block: bigint, g: SystemGas) => void): SystemHooks {
   const hub = new Address(hexToBytes(HUB_ADDRESS));
+  let pending = 0n;
   // schedule/finalize return nothing, so any returned bytes mean the call reverted.
-  const run = async (ctx: SystemContext, name: string, data: string) => {
-    const ret = await ctx.call(hub, hexToBytes(data as `0x${string}`), { allowRevert: true });
+  const run = async (ctx: SystemContext, name: string, data: string): Promise<bigint> => {
+    const { ret, gas } = await meteredCall(ctx, hub, hexToBytes(data as `0x${string}`));
     if (ret.length > 0) getLogger().error({ call: name, block: Number(ctx.block.header.number), reason: describeRevert(ret) }, 'hub system call reverted');
+    return gas;
   };
   return {
     async beforeTxs(ctx) {
       const randomness = BigInt(bytesToHex(ctx.block.header.mixHash));
-      await run(ctx, 'schedule', encodeSchedule(randomness));
+      pending = await run(ctx, 'schedule', encodeSchedule(randomness));
     },
     async afterTxs(ctx) {
-      await run(ctx, 'finalize', encodeFinalize());
+      const finalize = await run(ctx, 'finalize', encodeFinalize());
+      onGas?.(ctx.block.header.number, { schedule: pending, finalize });
     },
   };
 }
@@ -91,7 +125,15 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
   let logger = opts.logger ?? silentLogger;
   const withHub = hubInGenesis(opts.genesis);
   // The hooks object is created now (the chain takes it at open); its logger is swapped in start().
-  const hooks: SystemHooks | undefined = withHub ? hubHooks(() => logger) : undefined;
+  // Gas of the system calls of recently executed blocks, by number (the last execution of a
+  // height wins: a re-proposed height is executed again with its new contents).
+  const gasByBlock = new Map<bigint, SystemGas>();
+  const recordGas = (n: bigint, g: SystemGas) => {
+    gasByBlock.delete(n);
+    gasByBlock.set(n, g);
+    if (gasByBlock.size > 4096) gasByBlock.delete(gasByBlock.keys().next().value!);
+  };
+  const hooks: SystemHooks | undefined = withHub ? hubHooks(() => logger, recordGas) : undefined;
   const serve = contentHandler((hash) => store.get(hash));
   return {
     name: 'hub',
@@ -105,6 +147,12 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
         return store.put(hexToBytes(data as `0x${string}`));
       },
       pocchain_contentLimit: () => maxBytes,
+      /** Gas of the Hub system calls of a block executed by this node (recent blocks only), or null. */
+      pocchain_systemGas: ([n]) => {
+        if (typeof n !== 'string' || !/^0x[0-9a-fA-F]+$/.test(n)) throw new RpcError(RPC.INVALID_PARAMS, 'invalid params: expected a block number as hex quantity');
+        const g = gasByBlock.get(BigInt(n));
+        return g ? { schedule: '0x' + g.schedule.toString(16), finalize: '0x' + g.finalize.toString(16) } : null;
+      },
     },
     routes: {
       '/content/': async (req, res) => {

@@ -188,6 +188,19 @@ export class ExecutorAgent {
     return owed;
   }
 
+  /**
+   * Send a Hub call with headroom over the estimate: the estimate is made on the latest state, but
+   * other executors' contributions may land first in the same block and change the path taken
+   * (the contribution that reaches consensus writes more storage). Unused gas is not charged.
+   */
+  #send(method: 'contribute' | 'reveal', args: unknown[]) {
+    const fn = this.#hub.getFunction(method);
+    return this.#tx.send(method, async () => {
+      const est = await fn.estimateGas(...args);
+      return fn(...args, { gasLimit: est + est / 2n + 100_000n });
+    });
+  }
+
   #countTx(kind: string, gas: bigint, ok = true): void {
     this.metrics.txs.inc({ kind, status: ok ? 'ok' : 'failed' });
     this.metrics.gasUsed.inc(Number(gas));
@@ -373,7 +386,7 @@ export class ExecutorAgent {
     const rh = resultHash(BigInt(id), digest);
     const seal = resultSeal(this.address, BigInt(id), digest);
     try {
-      const rc = await this.#tx.send('contribute', () => this.#hub.contribute(BigInt(id), rh, seal));
+      const rc = await this.#send('contribute', [BigInt(id), rh, seal]);
       this.#countTx('contribute', rc.gasUsed);
       await this.journal.committed(id, rc.hash);
       this.metrics.tasks.inc({ step: 'committed' });
@@ -404,7 +417,7 @@ export class ExecutorAgent {
     if (a.resultHash !== t.consensusHash) return this.#abandon(id, `lost the vote: our ${a.resultHash} vs consensus ${t.consensusHash}`);
     if (head + 1 > Number(t.revealDeadline)) return this.#abandon(id, `reveal deadline ${t.revealDeadline} passed`);
     try {
-      const rc = await this.#tx.send('reveal', () => this.#hub.reveal(BigInt(id), r.digest!));
+      const rc = await this.#send('reveal', [BigInt(id), r.digest!]);
       this.#countTx('reveal', rc.gasUsed);
       await this.journal.revealed(id, rc.hash);
       this.metrics.tasks.inc({ step: 'revealed' });

@@ -82,8 +82,10 @@ export function explainError(e: unknown): string {
 export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT';
 
 /**
- * Sends transactions from one wallet one at a time (nonces never race), waits for inclusion and
- * turns refusals into PocErrors carrying the decoded revert (`data.revert`).
+ * Sends transactions from one wallet: the send step (gas estimate, nonce from the node's pending
+ * count, signature, submission) runs one at a time so nonces never race, while waiting for
+ * inclusion runs concurrently, so many tasks' commits fit in one block. Refusals become PocErrors
+ * carrying the decoded revert (`data.revert`).
  */
 export class TxSender {
   readonly wallet: Wallet;
@@ -92,31 +94,30 @@ export class TxSender {
     this.wallet = wallet;
   }
 
-  /** Run `send` (which returns a contract call's response) exclusively, then wait for its receipt. */
-  send(what: string, send: () => Promise<ContractTransactionResponse>, timeoutMs = 60_000): Promise<TransactionReceipt> {
-    const run = async (): Promise<TransactionReceipt> => {
-      let tx: ContractTransactionResponse;
+  /** Submit `send` (a contract call) exclusively, then wait for its receipt. */
+  async send(what: string, send: () => Promise<ContractTransactionResponse>, timeoutMs = 60_000): Promise<TransactionReceipt> {
+    const submit = async (): Promise<ContractTransactionResponse> => {
       try {
-        tx = await send();
+        return await send();
       } catch (e) {
         const revert = decodeRevert(e);
         throw new PocError<TxErrorCode>('TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
       }
-      let rc: TransactionReceipt | null;
-      try {
-        rc = await tx.wait(1, timeoutMs);
-      } catch (e) {
-        if (isError(e, 'CALL_EXCEPTION')) {
-          throw new PocError<TxErrorCode>('TX_REVERTED', `${what}: transaction ${tx.hash} reverted`, { data: { tx: tx.hash }, cause: e });
-        }
-        if (isError(e, 'TIMEOUT')) throw new PocError<TxErrorCode>('TX_TIMEOUT', `${what}: transaction ${tx.hash} not included after ${timeoutMs} ms`, { data: { tx: tx.hash }, cause: e });
-        throw e;
-      }
-      if (!rc) throw new PocError<TxErrorCode>('TX_TIMEOUT', `${what}: no receipt for ${tx.hash}`, { data: { tx: tx.hash } });
-      return rc;
     };
-    const p = this.#queue.then(run, run);
+    const p = this.#queue.then(submit, submit);
     this.#queue = p.catch(() => {});
-    return p;
+    const tx = await p;
+    let rc: TransactionReceipt | null;
+    try {
+      rc = await tx.wait(1, timeoutMs);
+    } catch (e) {
+      if (isError(e, 'CALL_EXCEPTION')) {
+        throw new PocError<TxErrorCode>('TX_REVERTED', `${what}: transaction ${tx.hash} reverted`, { data: { tx: tx.hash }, cause: e });
+      }
+      if (isError(e, 'TIMEOUT')) throw new PocError<TxErrorCode>('TX_TIMEOUT', `${what}: transaction ${tx.hash} not included after ${timeoutMs} ms`, { data: { tx: tx.hash }, cause: e });
+      throw e;
+    }
+    if (!rc) throw new PocError<TxErrorCode>('TX_TIMEOUT', `${what}: no receipt for ${tx.hash}`, { data: { tx: tx.hash } });
+    return rc;
   }
 }
