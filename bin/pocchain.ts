@@ -82,6 +82,12 @@ program
   .option('--bootstrap <multiaddrs>', 'comma-separated peers /ip4/…/tcp/…/p2p/<id>', '')
   .option('--timeout-propose <ms>', 'BFT propose timeout (grows by 500 ms per round)', '2000')
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+  .option('--l1-rpc <url>', 'L1 JSON-RPC the bridge watches for deposits (env POCCHAIN_L1_RPC)')
+  .option('--l1-confirmations <n>', 'L1 blocks on top of a deposit before it is minted (default: genesis bridge.confirmations, else 12)')
+  .option('--l1-poll-ms <ms>', 'L1 poll interval (default 1000)')
+  .option('--l1-vault <address>', 'Vault on L1 (must equal genesis bridge.vault)')
+  .option('--l1-checkpoints <address>', 'Checkpoints on L1 (must equal genesis bridge.checkpoints)')
+  .addOption(new Option('--test-fake-deposit', 'TEST ONLY: propose a deposit that never happened').hideHelp())
   .addOption(new Option('--test-byzantine <modes>', 'TEST ONLY: double-sign,invalid-proposal').hideHelp())
   .addOption(new Option('--test-controls', 'TEST ONLY: RPC methods to cut p2p links').hideHelp())
   .action(async (opts, cmd) => {

@@ -136,51 +136,59 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
     },
   };
 
-  await sm.checkpoint();
-  if (input.hooks?.beforeTxs) await input.hooks.beforeTxs(ctx).catch(async (e) => { await sm.revert(); throw e; }); // a refused block must not leave its checkpoint open
-
   const included: TypedTransaction[] = [];
   const receipts: StoredReceipt[] = [];
   const rawReceipts: TxReceipt[] = [];
   const skipped: { tx: TypedTransaction; reason: string }[] = [];
   let gasUsed = 0n;
   const started = Date.now();
-  for (const tx of input.txs) {
-    if (mode === 'build') {
-      if (input.deadlineMs !== undefined && Date.now() - started > input.deadlineMs) break;
-      if (tx.gasLimit > header.gasLimit - gasUsed) {
-        if (header.gasLimit - gasUsed < 21000n) break;
-        continue; // does not fit this block; stays in the pool
-      }
-    }
-    let res;
-    try {
-      await sm.checkpoint();
-      res = await runTx(vm, { tx, block: template, blockGasUsed: gasUsed, skipHardForkValidation: true });
-      await sm.commit();
-    } catch (e) {
-      await sm.revert();
-      if (mode === 'verify') throw new ChainError('BLOCK_INVALID', `tx ${Buffer.from(tx.hash()).toString('hex')} invalid: ${(e as Error).message}`, { cause: e });
-      skipped.push({ tx, reason: (e as Error).message });
-      continue;
-    }
-    gasUsed += res.totalGasSpent;
-    included.push(tx);
-    rawReceipts.push(res.receipt);
-    const r = res.receipt as TxReceipt & { status: 0 | 1 };
-    receipts.push({
-      status: r.status,
-      cumulativeGasUsed: r.cumulativeBlockGasUsed,
-      gasUsed: res.totalGasSpent,
-      effectiveGasPrice: effectiveGasPrice(tx, header.baseFeePerGas),
-      logs: toStoredLogs(r.logs as any),
-      logsBloom: r.bitvector,
-      contractAddress: res.createdAddress?.bytes,
-    });
-  }
+  // Every exit by exception must close the block's checkpoint, or the next block would execute
+  // inside it and its state would never be flushed.
+  await sm.checkpoint();
+  let closed = false;
+  try {
+    if (input.hooks?.beforeTxs) await input.hooks.beforeTxs(ctx);
 
-  if (input.hooks?.afterTxs) await input.hooks.afterTxs(ctx);
-  await sm.commit();
+    for (const tx of input.txs) {
+      if (mode === 'build') {
+        if (input.deadlineMs !== undefined && Date.now() - started > input.deadlineMs) break;
+        if (tx.gasLimit > header.gasLimit - gasUsed) {
+          if (header.gasLimit - gasUsed < 21000n) break;
+          continue; // does not fit this block; stays in the pool
+        }
+      }
+      let res;
+      try {
+        await sm.checkpoint();
+        res = await runTx(vm, { tx, block: template, blockGasUsed: gasUsed, skipHardForkValidation: true });
+        await sm.commit();
+      } catch (e) {
+        await sm.revert();
+        if (mode === 'verify') throw new ChainError('BLOCK_INVALID', `tx ${Buffer.from(tx.hash()).toString('hex')} invalid: ${(e as Error).message}`, { cause: e });
+        skipped.push({ tx, reason: (e as Error).message });
+        continue;
+      }
+      gasUsed += res.totalGasSpent;
+      included.push(tx);
+      rawReceipts.push(res.receipt);
+      const r = res.receipt as TxReceipt & { status: 0 | 1 };
+      receipts.push({
+        status: r.status,
+        cumulativeGasUsed: r.cumulativeBlockGasUsed,
+        gasUsed: res.totalGasSpent,
+        effectiveGasPrice: effectiveGasPrice(tx, header.baseFeePerGas),
+        logs: toStoredLogs(r.logs as any),
+        logsBloom: r.bitvector,
+        contractAddress: res.createdAddress?.bytes,
+      });
+    }
+
+    if (input.hooks?.afterTxs) await input.hooks.afterTxs(ctx);
+    await sm.commit();
+    closed = true;
+  } finally {
+    if (!closed) await sm.revert();
+  }
   await (sm as MerkleStateManager).flush();
   const stateRoot = await sm.getStateRoot();
 

@@ -100,6 +100,9 @@ export class BftDriver {
   private syncTimer?: NodeJS.Timeout;
   private unsub: (() => void)[] = [];
   private heightWaiters: { height: number; resolve: () => void }[] = [];
+  private lastProgressAt = Date.now();
+  /** hashes of synced blocks whose +2/3 commit we verified: their system inputs were accepted by the validators then */
+  private readonly committed = new Set<string>();
   /** figures for status and benchmarks */
   readonly stats = { lastCommitLatencyMs: 0, commits: 0, rounds: 0, evidenceSeen: 0, invalidMessages: 0 };
 
@@ -152,6 +155,7 @@ export class BftDriver {
     this.unsub.push(p2p.subscribe(this.evidenceTopic, (d) => this.onEvidenceGossip(d)));
     await p2p.handle(protocolId(chain.chainId, 'status'), () => packr.pack([Number(chain.head.header.number)]));
     await p2p.handle(protocolId(chain.chainId, 'blocks'), (req) => this.serveBlocks(req), { maxRequestBytes: 1024 });
+    await p2p.handle(protocolId(chain.chainId, 'votes'), (req) => this.serveVotes(req), { maxRequestBytes: 1024 });
     const onTx = (tx: any, local?: boolean) => {
       if (local) void p2p.publish(this.topics.tx, tx.serialize()).catch(() => {});
     };
@@ -209,8 +213,10 @@ export class BftDriver {
 
   private async process(input: BftInput, e: Enq): Promise<void> {
     if (!e.replay && !e.walDone) await this.wal.append(walRecordOfInput(input), { sync: !!e.own });
+    const before = `${this.state.height}/${this.state.round}/${this.state.step}`;
     const { state, outputs } = step(this.state, input);
     this.state = state;
+    if (`${state.height}/${state.round}/${state.step}` !== before) this.lastProgressAt = Date.now();
     this.o.metrics?.consensusRound.set(state.round);
     for (const out of outputs) await this.handle(out, e);
   }
@@ -333,7 +339,9 @@ export class BftDriver {
         verifyEvidence(ev, this.setAt(ev.voteA.height), this.chainId);
         if (this.committedEvidence.has(bytesToHex(evb)) || (await chain.store.loadMeta('ev:' + bytesToHex(evb).slice(2, 66)))) throw new Error('evidence already committed');
       }
-      if (env.sys.deposits.length > 0) {
+      // A synced block with a verified commit was already checked by +2/3 of the validators
+      // against their L1 views; a full node without L1 access must still be able to follow.
+      if (env.sys.deposits.length > 0 && !this.committed.has(key)) {
         if (!this.o.system) throw new Error('this node cannot check deposits');
         await this.o.system.check(env.sys.deposits);
       }
@@ -360,6 +368,7 @@ export class BftDriver {
       for (const evb of ex.sys.evidence) await chain.store.saveMeta('ev:' + bytesToHex(evb).slice(2, 66), new Uint8Array([1]));
     });
     this.executed.clear();
+    this.committed.clear();
     this.lastCommit = commit;
     for (const evb of ex.sys.evidence) {
       const k = bytesToHex(evb);
@@ -482,6 +491,10 @@ export class BftDriver {
           }
         }),
       );
+      // Gossip is fire-and-forget: a peer that (re)joined mid-height missed our votes and we
+      // missed theirs. When a height makes no progress, pull the peers' votes for it (as
+      // CometBFT's reactor gossips the votes a peer is missing).
+      if (Date.now() - this.lastProgressAt > 2000) await this.pullVotes(peers);
       const best = heads.filter((x) => x !== undefined).sort((a, b) => b.head - a.head)[0];
       if (!best) return;
       this.syncTarget = best.head;
@@ -512,6 +525,7 @@ export class BftDriver {
           // the machine must have started height h, or it ignores a commit for it
           for (let w = 0; w < 200 && this.state.height < h && !this.stopped; w++) await new Promise((r) => setTimeout(r, 10));
           this.log.debug({ height: h, machine: this.state.height, step: this.state.step, peer: best.peer }, 'sync: applying block');
+          this.committed.add(bytesToHex(commit.blockHash));
           this.enqueue({ type: 'syncCommit', commit, block: new Uint8Array(it[0]) });
           if (!(await this.waitForHeight(h, 15_000))) return;
         }
@@ -521,6 +535,38 @@ export class BftDriver {
     } finally {
       this.syncing = false;
     }
+  }
+
+  /** Serve the votes (and latest proposals) we hold for the requested height. */
+  private serveVotes(req: Uint8Array): Uint8Array {
+    const v = packr.unpack(req) as unknown;
+    if (!Array.isArray(v) || !Number.isSafeInteger(v[0])) throw Object.assign(new Error('bad votes request'), { code: 'P2P_BAD_REQUEST' });
+    if (v[0] !== this.state.height) return packr.pack([]);
+    const msgs: Uint8Array[] = [];
+    const rounds = [...this.state.rounds.keys()].sort((a, b) => b - a).slice(0, 4);
+    for (const r of rounds) {
+      const rs = this.state.rounds.get(r)!;
+      for (const vt of [rs.prevotes, rs.precommits]) for (const vote of [...vt.votes, ...vt.conflicting]) if (vote) msgs.push(encodeMessage({ kind: 'vote', vote }));
+      if (rs.proposal && r === rounds[0]) msgs.push(encodeMessage({ kind: 'proposal', proposal: rs.proposal }));
+    }
+    return packr.pack(msgs);
+  }
+
+  private async pullVotes(peers: string[]): Promise<void> {
+    const { p2p, chain } = this.o;
+    const height = this.state.height;
+    await Promise.all(
+      peers.map(async (p) => {
+        try {
+          const resp = packr.unpack(await p2p.request(p, protocolId(chain.chainId, 'votes'), packr.pack([height]), { timeoutMs: 3000 })) as unknown;
+          if (!Array.isArray(resp)) return void p2p.penalize(p, 'bad-response');
+          for (const m of resp) if (m instanceof Uint8Array) this.onConsensusGossip(m, p);
+        } catch {
+          /* peer unreachable: the next tick retries */
+        }
+      }),
+    );
+    this.lastProgressAt = Date.now();
   }
 
   private async fetchMissing(height: number, blockHash: Uint8Array): Promise<void> {

@@ -14,6 +14,7 @@ describe('BFT network of 4 validator processes', { timeout: 900_000 }, () => {
   let net: TestNetwork;
   before(async () => {
     net = await TestNetwork.create({ validators: 4, fullNodes: 1, blockTimeMs: 100 });
+    console.log(`# network dir ${net.dir}`);
     for (let i = 0; i < 4; i++) net.nodes[i]!.extraArgs = ['--test-controls'];
     await Promise.all([0, 1, 2, 3].map((i) => net.start(i)));
   });
