@@ -3,7 +3,7 @@ import { Wallet, Transaction, Interface, parseUnits, type HDNodeWallet } from 'e
 
 export async function rpcCall(url: string, method: string, params: unknown[] = []): Promise<any> {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
-  const j = await r.json();
+  const j = (await r.json()) as any;
   if (j.error) throw new Error(`${method}: ${j.error.message}`);
   return j.result;
 }

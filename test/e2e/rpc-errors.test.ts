@@ -83,7 +83,7 @@ describe('JSON-RPC rejections', () => {
 
   test('malformed requests get standard errors and the node stays up', async () => {
     const post = (body: string | Buffer, headers: Record<string, string> = {}) => fetch(node.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-    let r = await (await post('{"jsonrpc":"2.0","id":1,"method":')).json();
+    let r: any = await (await post('{"jsonrpc":"2.0","id":1,"method":')).json();
     assert.equal(r.error.code, -32700);
     r = await (await post('{"jsonrpc":"2.0","id":1,"method":"eth_nope","params":[]}')).json();
     assert.equal(r.error.code, -32601);
@@ -107,9 +107,9 @@ describe('JSON-RPC rejections', () => {
     assert.equal(r.error.code, -32005);
     const big = await post(Buffer.alloc(6 * 1024 * 1024, 0x20));
     assert.equal(big.status, 413);
-    assert.equal((await big.json()).error.code, -32600);
+    assert.equal(((await big.json()) as any).error.code, -32600);
     // batch with a mix of good and bad
-    const batch = await (await post(JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'eth_chainId' }, { jsonrpc: '2.0', id: 2, method: 'nope' }, 5]))).json();
+    const batch: any = await (await post(JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'eth_chainId' }, { jsonrpc: '2.0', id: 2, method: 'nope' }, 5]))).json();
     assert.equal(batch.length, 3);
     assert.equal(batch[0].result, '0x7a6a');
     assert.equal(batch[1].error.code, -32601);
