@@ -8,8 +8,8 @@
  * contentHandler() is the serving side, for any http.Server (a node's content store, an executor
  * serving its result bytes).
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../lib/fs.ts';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keccak256 } from 'ethers';
@@ -61,15 +61,7 @@ export class ContentCache {
     const hash = contentHash(bytes);
     await mkdir(this.dir, { recursive: true });
     const path = this.#path(hash);
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes, 0o644);
     return hash;
   }
 }

@@ -14,6 +14,7 @@
  * any unfinished state. `applyEntry` is the pure transition function used both on load and before
  * each append, so the file never holds an entry that the state machine would refuse.
  */
+import { syncDir, writeFileAtomic } from '../lib/fs.ts';
 import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -232,16 +233,7 @@ export class TaskJournal {
   async saveResult(bytes: Uint8Array): Promise<string> {
     const digest = keccak256(bytes);
     const path = this.#resultPath(digest);
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    await syncDir(join(this.dir, 'results'));
+    await writeFileAtomic(path, bytes, 0o644);
     return digest;
   }
 
@@ -309,12 +301,3 @@ export class TaskJournal {
   }
 }
 
-/** fsync a directory so a rename in it survives a crash. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

@@ -67,24 +67,8 @@ function parseState(text: string): LastSignState {
   return { height: s.height as number, round: s.round as number, step: s.step as number, signBytes: s.signBytes as string | null, signature: s.signature as string | null };
 }
 
-/** Write a file atomically and durably: tmp + fsync + rename + fsync of the directory. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
+export { writeFileAtomic } from '../../lib/fs.ts';
+import { writeFileAtomic } from '../../lib/fs.ts';
 
 /** Where a signer keeps its last-sign state. */
 export interface SignStateStore {
