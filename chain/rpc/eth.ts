@@ -2,12 +2,13 @@
  * The Ethereum JSON-RPC methods, over a Chain and its TxPool. Reads go to committed state through
  * per-request state copies; writes only through the pool.
  */
-import type { Block } from '@ethereumjs/block';
+import { createBlock, type Block } from '@ethereumjs/block';
 import { createTx, type TypedTransaction } from '@ethereumjs/tx';
 import { Address, createZeroAddress, bytesToHex, bigIntToHex, intToHex, setLengthLeft } from '@ethereumjs/util';
 import { runTx } from '@ethereumjs/vm';
 import { getMerkleStateProof } from '@ethereumjs/statemanager';
 import { AbiCoder } from 'ethers';
+import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Chain } from '../chain.ts';
 import type { TxPool } from '../txpool.ts';
 import { systemTxHash } from '../execute.ts';
@@ -136,11 +137,8 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
     const b = await resolveBlock(P.blockTag(tag));
     const vm = await chain.vmAt(b.header.stateRoot);
     const { tx } = callTx(c, gasLimit, 0n);
-    const env = { ...b, header: { ...b.header } } as any;
     // Calls pay no fee: simulate with a zero base fee on the block's context.
-    const { createBlock } = await import('@ethereumjs/block');
     const block = createBlock({ header: { ...b.header.toJSON(), baseFeePerGas: 0n, gasLimit: gasLimit > b.header.gasLimit ? gasLimit : b.header.gasLimit } }, { common: chain.common, setHardfork: false, skipConsensusFormatValidation: true });
-    void env;
     await vm.stateManager.checkpoint();
     try {
       return await runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true });
@@ -164,7 +162,7 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
 
   const methods: Record<string, RpcMethod> = {
     web3_clientVersion: () => CLIENT_VERSION,
-    web3_sha3: async ([d]) => bytesToHex((await import('@noble/hashes/sha3.js')).keccak_256(P.data(d))),
+    web3_sha3: ([d]) => bytesToHex(keccak_256(P.data(d))),
     net_version: () => chain.chainId.toString(),
     net_listening: () => true,
     net_peerCount: () => '0x0',
