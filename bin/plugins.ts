@@ -10,6 +10,7 @@ import { registerPocCommands } from './commands/poc.ts';
 import { createBridgePlugin } from '../bridge/plugin.ts';
 import { resolveBridgeConfig } from '../bridge/config.ts';
 import { registerBridgeCommands } from './commands/bridge.ts';
+import { registerDevnetCommand } from './commands/devnet.ts';
 
 export interface PluginEnv {
   genesis: Genesis;
@@ -29,4 +30,5 @@ export async function createPlugins(_config: Record<string, any>, _env: PluginEn
 export function registerCommands(_program: Command): void {
   registerPocCommands(_program); // executor, app/dataset publish, task submit/show
   registerBridgeCommands(_program); // bridge deploy-l1/deposit/withdraw/status, relayer
+  registerDevnetCommand(_program); // devnet: the whole system locally (npm start)
 }

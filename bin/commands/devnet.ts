@@ -1,0 +1,56 @@
+/**
+ * `pocchain devnet` (what `npm start` runs): a whole local network in one command — anvil as the
+ * L1 with the bridge deployed, validators, executors and the relayer as child processes, a banner
+ * and a live status line. Thin: flags → devnet/devnet.ts.
+ */
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { DEV_CHAIN_ID } from '../../chain/devgenesis.ts';
+
+const int = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`${what} must be an integer (got "${v}")`);
+  return n;
+};
+
+/** Register `devnet` on the program. */
+export function registerDevnetCommand(program: Command): void {
+  program
+    .command('devnet')
+    .description('run a local network: anvil L1 + bridge, 4 validators, 3 executors, the relayer; status until Ctrl-C (data kept; run again to resume)')
+    .option('--dir <dir>', 'devnet directory', '.pocchain/devnet')
+    .option('--reset', 'delete the devnet directory first and start a new chain', false)
+    .option('--rpc-port <port>', 'JSON-RPC (http+ws) of validator 0; validator i gets port+i', int('--rpc-port'), 8545)
+    .option('--p2p-port <port>', 'libp2p of validator 0; validator i gets port+i', int('--p2p-port'), 26656)
+    .option('--l1-port <port>', 'the L1 (anvil) JSON-RPC', int('--l1-port'), 8645)
+    .option('--executor-metrics-port <port>', 'serve executor k\'s Prometheus metrics on port+k (default: off)', int('--executor-metrics-port'))
+    .option('--block-time <ms>', 'sidechain block interval', int('--block-time'), 500)
+    .option('--status-interval <s>', 'status refresh in seconds (a line per refresh when stdout is not a terminal)', Number, 0)
+    .option('--log-level <level>', 'log level of the children (their logs go to <dir>/logs/)', 'info')
+    .addOption(new Option('--validators <n>', 'validators (new chains only)').argParser(int('--validators')).default(4))
+    .addOption(new Option('--executors <n>', 'executors, 0-4 (new chains only)').argParser(int('--executors')).default(3))
+    .addOption(new Option('--epoch <blocks>', 'checkpoint every this many blocks (new chains only)').argParser(int('--epoch')).default(10))
+    .addOption(new Option('--confirmations <n>', 'L1 confirmations before a deposit is minted (new chains only)').argParser(int('--confirmations')).default(2))
+    .addOption(new Option('--chain-id <id>', 'sidechain chain id (new chains only)').argParser(int('--chain-id')).default(DEV_CHAIN_ID))
+    .action(async (o) => {
+      const { runDevnet } = await import('../../devnet/devnet.ts');
+      const tty = !!process.stdout.isTTY;
+      const code = await runDevnet({
+        dir: resolve(o.dir),
+        reset: !!o.reset,
+        ports: { rpc: o.rpcPort, p2p: o.p2pPort, l1: o.l1Port, ...(o.executorMetricsPort !== undefined ? { executorMetrics: o.executorMetricsPort } : {}) },
+        validators: o.validators,
+        executors: o.executors,
+        blockTimeMs: o.blockTime,
+        epoch: o.epoch,
+        confirmations: o.confirmations,
+        chainId: o.chainId,
+        l1ChainId: 31337,
+        statusIntervalMs: (o.statusInterval > 0 ? o.statusInterval : tty ? 1 : 5) * 1000,
+        logLevel: o.logLevel,
+        out: process.stdout,
+        err: process.stderr,
+      });
+      process.exit(code);
+    });
+}

@@ -1,0 +1,214 @@
+/**
+ * `npm start` as a user runs it: `npm start -- --dir <tmp> --rpc-port … --p2p-port … --l1-port …`
+ * in its own process group, Ctrl-C sent to the whole group as a terminal does. Checks the banner,
+ * the status line (committed blocks, executors online, a checkpoint on L1), the manifest, ethers
+ * over http and ws against the RPC, the checkpoint on L1 matching the sidechain's block, then that
+ * SIGINT stops every child, and that a second run resumes the same chains from the same dir.
+ * Also: a busy port is refused up front with the port and the flag to change, nothing started.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Contract, JsonRpcProvider, Wallet, WebSocketProvider, parseEther } from 'ethers';
+import { CLI, NODE, ROOT, tempDir, waitFor } from '../helpers/proc.ts';
+import { isPortFree } from '../../devnet/ports.ts';
+import { parseStatusLine } from '../../devnet/status.ts';
+import { abiOf } from '../../bridge/abi.ts';
+import { devAccounts } from '../../lib/keys.ts';
+import { l1Provider } from '../../devnet/bridge-setup.ts';
+
+/** A run of `n` consecutive free ports on 127.0.0.1, none of them in `avoid`. */
+async function freeRange(n: number, avoid: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    // below Linux's ephemeral range (32768+), so no outgoing connection takes a port meant for a node
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const ports = Array.from({ length: n }, (_, i) => base + i);
+    if (ports.some((p) => avoid.has(p))) continue;
+    if ((await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)) {
+      ports.forEach((p) => avoid.add(p));
+      return base;
+    }
+  }
+  throw new Error('no free port range');
+}
+
+interface Run {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+  statuses: () => Record<string, string>[];
+}
+
+/**
+ * `npm start -- <args>` (or, with `direct`, `pocchain devnet <args>`) in its own process group, as
+ * a terminal would run it.
+ */
+function start(args: string[], direct = false): Run {
+  const env: Record<string, string | undefined> = { ...process.env, npm_config_update_notifier: 'false' };
+  delete env.NODE_TEST_CONTEXT;
+  const [cmd, argv] = direct ? [NODE, [CLI, 'devnet', ...args]] : ['npm', ['start', '--', ...args]];
+  const child = spawn(cmd, argv, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exited, statuses: () => out.split('\n').map(parseStatusLine).filter((s): s is Record<string, string> => s !== null) };
+}
+
+/** Ctrl-C in a terminal: SIGINT to the whole foreground process group. */
+function ctrlC(r: Run): void {
+  process.kill(-r.child.pid!, 'SIGINT');
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function manifestPids(m: any): number[] {
+  return [...m.nodes.map((n: any) => n.pid), ...m.executors.map((e: any) => e.pid), m.relayer.pid, m.l1.pid];
+}
+
+async function waitStatus(r: Run, dir: string, what: string, pred: (s: Record<string, string>) => boolean, timeoutMs = 150_000): Promise<Record<string, string>> {
+  try {
+    return await waitFor(what, async () => {
+      if (r.child.exitCode !== null) throw new Error(`devnet exited ${r.child.exitCode}: ${r.err()}`);
+      return r.statuses().find(pred);
+    }, timeoutMs, 250);
+  } catch (e) {
+    // enough to tell a slow machine from a stuck network
+    const tail = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').trimEnd().split('\n').slice(-5).join('\n') : '(none)');
+    const lines = r.out().trimEnd().split('\n');
+    throw new Error(`${(e as Error).message}\nlast status: ${lines[lines.length - 1]}\nstderr: ${r.err()}\nnode0.log: ${tail(join(dir, 'logs', 'node0.log'))}\nrelayer.log: ${tail(join(dir, 'logs', 'relayer.log'))}`);
+  }
+}
+
+const n = (v: string | undefined) => (v === undefined || v === '-' ? -1 : Number(v));
+
+test('npm start: whole system up, status, ethers, Ctrl-C stops every child, rerun resumes', { timeout: 300_000 }, async () => {
+  const dir = join(tempDir('pocchain-devnet-'), 'devnet');
+  const used = new Set<number>();
+  const rpcPort = await freeRange(4, used);
+  const p2pPort = await freeRange(4, used);
+  const l1Port = await freeRange(1, used);
+  const args = ['--dir', dir, '--rpc-port', String(rpcPort), '--p2p-port', String(p2pPort), '--l1-port', String(l1Port), '--status-interval', '1'];
+
+  // a busy port: refused before anything starts, naming the port and the flag
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(l1Port, '127.0.0.1', resolve));
+  try {
+    const busy = spawn(NODE, [CLI, 'devnet', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let berr = '';
+    busy.stderr!.on('data', (d) => (berr += d));
+    const code = await new Promise<number | null>((resolve) => busy.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(berr, new RegExp(`port ${l1Port} \\(the L1 \\(anvil\\) RPC\\) is already in use`));
+    assert.match(berr, /--l1-port <port>/);
+    assert.equal(existsSync(join(dir, 'layout.json')), false, 'nothing laid out');
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+
+  // 1. first run, through npm
+  let run = start(args);
+  let pids: number[] = [];
+  let first: { height: number; hash: string; checkpoint: number; txHash: string };
+  try {
+    const up = await waitStatus(run, dir, 'blocks, an executor and a checkpoint on L1', (s) => n(s.height) >= 3 && n(s.executors) >= 1 && n(s.l1_checkpoint) >= 1);
+    const out = run.out();
+    assert.match(out, new RegExp(`RPC http://127\\.0\\.0\\.1:${rpcPort}`));
+    assert.match(out, /chain id 31338/);
+    assert.match(out, /DEV ONLY/);
+    assert.ok(out.includes(devAccounts(1)[0]!.privateKey), 'the funded dev keys are printed');
+    assert.equal(up.procs, '9/9');
+
+    const m = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8'));
+    assert.equal(m.running, true);
+    assert.equal(m.chainId, 31338);
+    assert.equal(m.nodes.length, 4);
+    assert.equal(m.executors.length, 3);
+    assert.equal(m.nodes[0].rpc, `http://127.0.0.1:${rpcPort}`);
+    assert.equal(m.l1.rpc, `http://127.0.0.1:${l1Port}`);
+    assert.match(m.nodes[3].p2p, new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/${p2pPort + 3}/p2p/12D3`));
+    for (const k of ['token', 'checkpoints', 'vault']) assert.match(m.contracts.l1[k], /^0x[0-9a-fA-F]{40}$/);
+    assert.equal(m.contracts.sidechain.hub, '0x0000000000000000000000000000000000001001');
+    pids = manifestPids(m);
+    assert.equal(pids.length, 9);
+    for (const pid of pids) assert.ok(alive(pid), `child ${pid} runs`);
+    assert.ok(readdirSync(join(dir, 'logs')).includes('node0.log'));
+
+    // ethers against the RPC: chain id, a funded dev account, a transfer seen by another validator
+    const sc = new JsonRpcProvider(m.nodes[0].rpc, undefined, { cacheTimeout: -1, pollingInterval: 200 });
+    const ws = new WebSocketProvider(m.nodes[0].ws);
+    try {
+      assert.equal((await sc.getNetwork()).chainId, 31338n);
+      const alice = new Wallet(devAccounts(2)[1]!.privateKey, sc);
+      assert.ok((await sc.getBalance(alice.address)) > parseEther('1000'));
+      const to = Wallet.createRandom().address;
+      const rc = (await (await alice.sendTransaction({ to, value: parseEther('1.5') })).wait())!;
+      assert.equal(rc.status, 1);
+      const other = new JsonRpcProvider(m.nodes[3].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+      await waitFor('transfer on node3', async () => (await other.getBalance(to)) === parseEther('1.5'), 30_000, 200);
+      other.destroy();
+      assert.ok((await ws.getBlockNumber()) >= rc.blockNumber);
+
+      // the checkpoint on L1 is the sidechain's block at that height
+      const l1 = l1Provider(m.l1.rpc, m.l1.chainId);
+      const cps = new Contract(m.contracts.l1.checkpoints, abiOf('Checkpoints'), l1);
+      const h = Number(await cps.latestHeight());
+      assert.ok(h >= 10 && h % 10 === 0, `checkpoint height ${h} is an epoch boundary`);
+      const [blockHash] = await cps.checkpointAt(h);
+      assert.equal(blockHash, (await sc.getBlock(h))!.hash);
+      l1.destroy();
+      first = { height: await sc.getBlockNumber(), hash: (await sc.getBlock(1))!.hash!, checkpoint: h, txHash: rc.hash };
+    } finally {
+      sc.destroy();
+      await ws.destroy();
+    }
+  } finally {
+    ctrlC(run);
+    await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
+  }
+  // npm re-raises the SIGINT on itself once its script has exited (what it does for any script)
+  assert.ok(run.child.exitCode === 0 || run.child.signalCode === 'SIGINT', `npm: ${run.child.exitCode ?? run.child.signalCode}`);
+  assert.match(run.err(), /devnet stopped; data kept/);
+  assert.doesNotMatch(run.err(), /error|exited unexpectedly|forced/);
+  for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} exited`);
+  const stopped = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8'));
+  assert.equal(stopped.running, false);
+  assert.equal(existsSync(join(dir, 'devnet.pid')), false, 'lock released');
+  assert.ok(existsSync(join(dir, 'l1', 'state.json')), 'anvil dumped its state');
+
+  // 2. second run on the same dir (the CLI itself, to see its exit code): the same chain
+  // continues, the L1 kept its checkpoints
+  run = start(args, true);
+  try {
+    const s = await waitStatus(run, dir, 'the resumed chain grows', (x) => n(x.height) > first!.height && n(x.l1_checkpoint) >= first!.checkpoint);
+    assert.match(run.out(), /resumed/);
+    assert.equal(s.procs, '9/9');
+    const m = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8'));
+    pids = manifestPids(m);
+    const sc = new JsonRpcProvider(m.nodes[0].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    try {
+      assert.equal((await sc.getBlock(1))!.hash, first!.hash, 'same chain');
+      assert.equal((await sc.getTransactionReceipt(first!.txHash))!.status, 1, 'earlier tx still there');
+    } finally {
+      sc.destroy();
+    }
+  } finally {
+    ctrlC(run);
+    await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
+  }
+  assert.equal(run.child.exitCode, 0, run.err());
+  assert.doesNotMatch(run.err(), /error|exited unexpectedly|forced/);
+  for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} exited`);
+});
