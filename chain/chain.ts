@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { createBlockFromRLP, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { MerkleStateManager } from '@ethereumjs/statemanager';
+import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { Address, bytesToHex, equalsBytes } from '@ethereumjs/util';
 import { createVM, type VM } from '@ethereumjs/vm';
 import { createChainCommon } from './common.ts';
@@ -78,13 +78,15 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     return chain;
   }
 
-  private newStateManager(): MerkleStateManager {
-    const trie = new MerklePatriciaTrie({ db: this.store.stateDB, useKeyHashing: true, valueEncoding: 'view', common: this.common });
-    return new MerkleStateManager({ trie, common: this.common });
+  private newStateManager(opts: { cached?: boolean } = {}): MerkleStateManager {
+    // The executing state manager keeps account/storage/code caches and a trie-node cache across
+    // blocks (measured: trie walks from LevelDB dominated ERC20 execution without them).
+    const trie = new MerklePatriciaTrie({ db: this.store.stateDB, useKeyHashing: true, valueEncoding: 'view', common: this.common, ...(opts.cached ? { cacheSize: 100_000 } : {}) });
+    return new MerkleStateManager({ trie, common: this.common, ...(opts.cached ? { caches: new Caches() } : {}) });
   }
 
   private async init(): Promise<void> {
-    this.sm = this.newStateManager();
+    this.sm = this.newStateManager({ cached: true });
     const genesisRoot = await applyGenesisState(this.newStateManager(), this.genesis);
     this.genesisBlock = makeGenesisBlock(this.genesis, genesisRoot, this.common);
     const stored = await this.store.loadMeta('genesis');

@@ -13,7 +13,7 @@ import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { RLP } from '@ethereumjs/rlp';
 import type { TypedTransaction } from '@ethereumjs/tx';
-import { Address, KECCAK256_RLP, KECCAK256_RLP_ARRAY, bigIntToBytes, concatBytes, hexToBytes, utf8ToBytes } from '@ethereumjs/util';
+import { Address, equalsBytes, KECCAK256_RLP, KECCAK256_RLP_ARRAY, bigIntToBytes, concatBytes, hexToBytes, utf8ToBytes } from '@ethereumjs/util';
 import { encodeReceipt, runTx, type VM, type TxReceipt } from '@ethereumjs/vm';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { keccak_256 } from '@noble/hashes/sha3.js';
@@ -112,7 +112,9 @@ function templateBlock(h: HeaderFields, common: Common, txs: TypedTransaction[] 
 export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> {
   const { vm, common, header, mode } = input;
   const sm = vm.stateManager;
-  await sm.setStateRoot(input.parentStateRoot);
+  // Keep the warm caches when we are already at the parent's state (the common case: building or
+  // verifying on the block just committed); otherwise move there and drop them.
+  if (!equalsBytes(await sm.getStateRoot(), input.parentStateRoot)) await sm.setStateRoot(input.parentStateRoot);
   const template = templateBlock(header, common);
   const systemLogs: StoredLog[] = [];
 
