@@ -208,9 +208,13 @@ class Devnet {
     return `http://127.0.0.1:${this.plan.rpc[i]}`;
   }
 
-  /** Executors spread over the validators, starting with node1 (node0 serves the user). */
-  private executorRpc(k: number): string {
-    return this.rpcUrl((k + 1) % this.plan.rpc.length);
+  /**
+   * Executors talk to node0, the node users talk to: a node's content store (where `pocchain app
+   * publish` uploads the wasm) is not replicated, so an executor on another node could not fetch
+   * an app published to the default RPC.
+   */
+  private executorRpc(_k: number): string {
+    return this.rpcUrl(0);
   }
 
   private startL1(): Child {
@@ -383,7 +387,6 @@ class Devnet {
       this.stopping = true;
       this.firstSignalAt = now;
       this.clearStatus();
-      if (this.statusShown && this.o.out.isTTY) this.o.out.write('\n');
       this.o.err.write(`${sig}: stopping the devnet… (Ctrl-C again to force)\n`);
       this.wake?.();
       return;

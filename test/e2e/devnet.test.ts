@@ -2,8 +2,10 @@
  * `npm start` as a user runs it: `npm start -- --dir <tmp> --rpc-port … --p2p-port … --l1-port …`
  * in its own process group, Ctrl-C sent to the whole group as a terminal does. Checks the banner,
  * the status line (committed blocks, executors online, a checkpoint on L1), the manifest, ethers
- * over http and ws against the RPC, the checkpoint on L1 matching the sidechain's block, then that
- * SIGINT stops every child, and that a second run resumes the same chains from the same dir.
+ * over http and ws against the RPC, the checkpoint on L1 matching the sidechain's block, a compute
+ * task published and requested with the CLI and run by the devnet's executors, then that
+ * SIGINT stops every child, that a second run resumes the same chains from the same dir, that a
+ * SIGKILLed devnet takes its children along, and that the dir is still reusable after that.
  * Also: a busy port is refused up front with the port and the flag to change, nothing started.
  */
 import { test } from 'node:test';
@@ -19,6 +21,7 @@ import { parseStatusLine } from '../../devnet/status.ts';
 import { abiOf } from '../../bridge/abi.ts';
 import { devAccounts } from '../../lib/keys.ts';
 import { l1Provider } from '../../devnet/bridge-setup.ts';
+import { ensureExamples, WASM } from '../fixtures/poc-net.ts';
 
 /** A run of `n` consecutive free ports on 127.0.0.1, none of them in `avoid`. */
 async function freeRange(n: number, avoid: Set<number>): Promise<number> {
@@ -92,9 +95,22 @@ async function waitStatus(r: Run, dir: string, what: string, pred: (s: Record<st
   }
 }
 
+/** Run a pocchain CLI command to completion with POCCHAIN_KEY. */
+function cli(args: string[], key: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [CLI, ...args], { cwd: ROOT, env: { ...process.env, POCCHAIN_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 const n = (v: string | undefined) => (v === undefined || v === '-' ? -1 : Number(v));
 
-test('npm start: whole system up, status, ethers, Ctrl-C stops every child, rerun resumes', { timeout: 300_000 }, async () => {
+test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reruns resume, a killed devnet takes its children along', { timeout: 300_000 }, async () => {
+  await ensureExamples();
   const dir = join(tempDir('pocchain-devnet-'), 'devnet');
   const used = new Set<number>();
   const rpcPort = await freeRange(4, used);
@@ -169,6 +185,18 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
       const [blockHash] = await cps.checkpointAt(h);
       assert.equal(blockHash, (await sc.getBlock(h))!.hash);
       l1.destroy();
+
+      // a compute task through the whole system, with the CLI at the default-style RPC (node0):
+      // publish the echo app, request 3 replicas; the devnet's executors run it and agree
+      const pub = await cli(['app', 'publish', WASM('echo'), '--rpc', m.nodes[0].rpc, '--price', '0', '--json'], devAccounts(3)[2]!.privateKey);
+      assert.equal(pub.code, 0, pub.stderr);
+      const app = JSON.parse(pub.stdout).app;
+      const task = await cli(['task', 'submit', '--app', app, '--input', 'hello devnet', '--trust', '5', '--replicas', '3..3', '--price', '0.3', '--wait', '--timeout', '120', '--json', '--rpc', m.nodes[0].rpc], devAccounts(4)[3]!.privateKey);
+      assert.equal(task.code, 0, task.stderr);
+      const done = JSON.parse(task.stdout);
+      assert.equal(done.status, 'completed');
+      assert.equal(done.result, 'hello devnet');
+      await waitStatus(run, dir, 'the status line counts the finalized task', (x) => n(x.tasks_finalized) >= 1 && n(x.tasks_running) === 0 && x.executors === '3');
       first = { height: await sc.getBlockNumber(), hash: (await sc.getBlock(1))!.hash!, checkpoint: h, txHash: rc.hash };
     } finally {
       sc.destroy();
@@ -188,9 +216,10 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
   assert.equal(existsSync(join(dir, 'devnet.pid')), false, 'lock released');
   assert.ok(existsSync(join(dir, 'l1', 'state.json')), 'anvil dumped its state');
 
-  // 2. second run on the same dir (the CLI itself, to see its exit code): the same chain
-  // continues, the L1 kept its checkpoints
+  // 2. second run on the same dir (the CLI itself): the same chain continues, the L1 kept its
+  // checkpoints. Then the devnet is SIGKILLed: its children must not outlive it.
   run = start(args, true);
+  let second = 0;
   try {
     const s = await waitStatus(run, dir, 'the resumed chain grows', (x) => n(x.height) > first!.height && n(x.l1_checkpoint) >= first!.checkpoint);
     assert.match(run.out(), /resumed/);
@@ -201,9 +230,22 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
     try {
       assert.equal((await sc.getBlock(1))!.hash, first!.hash, 'same chain');
       assert.equal((await sc.getTransactionReceipt(first!.txHash))!.status, 1, 'earlier tx still there');
+      second = await sc.getBlockNumber();
     } finally {
       sc.destroy();
     }
+  } finally {
+    run.child.kill('SIGKILL');
+    await run.exited;
+  }
+  await waitFor('every child of the killed devnet exits', async () => pids.every((pid) => !alive(pid)), 60_000, 250);
+
+  // 3. a third run after the kill: stale lock and manifest are no obstacle, the chain resumes;
+  // Ctrl-C: exit code 0 and every child gone
+  run = start(args, true);
+  try {
+    await waitStatus(run, dir, 'the chain resumes after a kill', (x) => n(x.height) > second && x.procs === '9/9');
+    pids = manifestPids(JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')));
   } finally {
     ctrlC(run);
     await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
