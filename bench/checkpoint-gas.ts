@@ -18,6 +18,8 @@ async function gasOf(p: Promise<any>): Promise<bigint> {
 const l1 = await startL1();
 const rows: [string, string, string][] = [];
 const perSet: { quorum: number; gas: bigint }[] = [];
+/** figures for BENCH_JSON (bench/all.ts): gas as decimal strings */
+const fig: { checkpoint: Record<number, string>; release?: string } = { checkpoint: {} };
 try {
   for (const n of [4, 21, 100]) {
     const keys = validatorKeys(n, `bench${n}`);
@@ -34,6 +36,7 @@ try {
       else later = g;
     }
     rows.push([`checkpoint, ${n} validators`, `${quorum} sigs`, `${later} (first: ${first})`]);
+    fig.checkpoint[n] = String(later);
     perSet.push({ quorum, gas: later });
 
     const next = sortValidatorSet(1n, validatorKeys(n, `bench${n}-next`).map((k) => ({ address: addressOf(k), power: 1n })));
@@ -79,6 +82,7 @@ try {
     rel.push(await gasOf(vault.getFunction('release')(cp.height, w.index, w.l1Recipient, w.amount, tree.proof(Number(w.index)))));
   }
   rows.push(['Vault.release', '32-hash proof', `${rel[2]} (first: ${rel[0]})`]);
+  fig.release = String(rel[2]);
 } finally {
   await l1.stop();
 }
@@ -87,3 +91,4 @@ const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 console.log(`${'operation'.padEnd(w0)}  ${'signers'.padEnd(w1)}  gas used`);
 for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+if (process.env.BENCH_JSON) (await import('node:fs')).writeFileSync(process.env.BENCH_JSON, JSON.stringify(fig));

@@ -121,6 +121,11 @@ async function main() {
     for (const r of rows) console.log(r.map((x, c) => x.padEnd(w[c]!)).join('  '));
     if (serialGas.missing + burstGas.missing > 0) console.log(`(system gas missing for ${serialGas.missing + burstGas.missing} blocks)`);
     console.log('gas/task (txs) = requestTask + 3 × contribute + 3 × reveal; (system) = Hub.schedule + Hub.finalize of all blocks of the run / tasks');
+    if (process.env.BENCH_JSON) {
+      const fig = (ms: number[], count: number, spanMs: number) => ({ tasks: count, tasksPerMin: count / (spanMs / 60_000), p50Ms: pct(ms, 50), p90Ms: pct(ms, 90) });
+      const out = { blockTimeMs: BLOCK_MS, serial: fig(serial.ms, SERIAL, serial.ms.reduce((a, b) => a + b, 0)), burst: fig(burst.latencyMs, N, burst.spanMs), gasPerTaskBurst: String((burst.requestGas + burstGas.exec + burstGas.sys) / BigInt(N)) };
+      (await import('node:fs')).writeFileSync(process.env.BENCH_JSON, JSON.stringify(out));
+    }
   } catch (e) {
     for (const x of net.executors.values()) process.stderr.write(x.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(0, 8).join('\n') + '\n');
     throw e;
