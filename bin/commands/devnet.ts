@@ -25,7 +25,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--l1-port <port>', 'the L1 (anvil) JSON-RPC', int('--l1-port'), 8645)
     .option('--executor-metrics-port <port>', 'serve executor k\'s Prometheus metrics on port+k (default: off)', int('--executor-metrics-port'))
     .option('--block-time <ms>', 'sidechain block interval', int('--block-time'), 500)
-    .option('--status-interval <s>', 'status refresh in seconds (a line per refresh when stdout is not a terminal)', Number, 0)
+    .option('--status-interval <s>', 'status refresh in seconds (0: 1 on a terminal, 5 otherwise; a line per refresh when stdout is not a terminal)', Number, 0)
     .option('--log-level <level>', 'log level of the children (their logs go to <dir>/logs/)', 'info')
     .addOption(new Option('--validators <n>', 'validators (new chains only)').argParser(int('--validators')).default(4))
     .addOption(new Option('--executors <n>', 'executors, 0-4 (new chains only)').argParser(int('--executors')).default(3))

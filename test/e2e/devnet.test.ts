@@ -5,15 +5,16 @@
  * over http and ws against the RPC, the checkpoint on L1 matching the sidechain's block, a compute
  * task published and requested with the CLI and run by the devnet's executors, then that
  * SIGINT stops every child, that a second run resumes the same chains from the same dir, that a
- * SIGKILLed devnet takes its children along, and that the dir is still reusable after that.
+ * SIGKILLed devnet takes its children along, that the dir is still reusable after that, and that
+ * --reset starts a new chain.
  * Also: a busy port is refused up front with the port and the flag to change, nothing started.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Contract, JsonRpcProvider, Wallet, WebSocketProvider, parseEther } from 'ethers';
 import { CLI, NODE, ROOT, tempDir, waitFor } from '../helpers/proc.ts';
 import { isPortFree } from '../../devnet/ports.ts';
@@ -109,7 +110,7 @@ function cli(args: string[], key: string): Promise<{ code: number | null; stdout
 
 const n = (v: string | undefined) => (v === undefined || v === '-' ? -1 : Number(v));
 
-test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reruns resume, a killed devnet takes its children along', { timeout: 300_000 }, async () => {
+test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reruns resume, a killed devnet takes its children along, --reset starts over', { timeout: 300_000 }, async () => {
   await ensureExamples();
   const dir = join(tempDir('pocchain-devnet-'), 'devnet');
   const used = new Set<number>();
@@ -253,4 +254,26 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
   assert.equal(run.child.exitCode, 0, run.err());
   assert.doesNotMatch(run.err(), /error|exited unexpectedly|forced/);
   for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} exited`);
+
+  // 4. --reset: a new chain in the same dir
+  run = start([...args, '--reset'], true);
+  try {
+    await waitStatus(run, dir, 'a new chain', (x) => n(x.height) >= 1);
+    assert.match(run.out(), /new chain/);
+    const m = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8'));
+    pids = manifestPids(m);
+    const sc = new JsonRpcProvider(m.nodes[0].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    try {
+      assert.notEqual((await sc.getBlock(1))!.hash, first!.hash, 'another chain');
+      assert.equal(await sc.getTransactionReceipt(first!.txHash), null);
+    } finally {
+      sc.destroy();
+    }
+  } finally {
+    ctrlC(run);
+    await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
+  }
+  assert.equal(run.child.exitCode, 0, run.err());
+  for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} exited`);
+  if (!process.env.POCCHAIN_KEEP_TEST_DIRS) rmSync(dirname(dir), { recursive: true, force: true });
 });
