@@ -37,17 +37,51 @@ async function setup(url: string): Promise<string> {
   return addr;
 }
 
+/**
+ * anvil's automine can leave ready txs in its pool for good when many arrive at once
+ * (foundry-rs/foundry#10122; runs here hung with ~1400 pending, anvil mining empty blocks in a loop
+ * and its memory growing). While a workload runs on anvil, every 300 ms: if txs are pending and
+ * the pool did not shrink since the last look, mine a block by hand (evm_mine takes all ready
+ * txs); the stall still counts in anvil's time. Returns stop() → number of kicks.
+ */
+function unstickAnvil(url: string): () => Promise<number> {
+  let on = true;
+  let kicks = 0;
+  const loop = (async () => {
+    let last = Infinity;
+    while (on) {
+      await new Promise((r) => setTimeout(r, 300));
+      // stuck: ready txs and the pool did not shrink in 300 ms (the miner idles or spins out empty blocks)
+      const pending = Number((await rpcCall(url, 'txpool_status')).pending);
+      if (pending > 0 && pending >= last) {
+        await rpcCall(url, 'evm_mine');
+        kicks++;
+      }
+      last = pending;
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+    return kicks;
+  };
+}
+
 async function measure(name: string, url: string, chainId: number) {
   const tokenAddr = await setup(url);
   const nonces = await Promise.all(senders.map(async (s) => Number(BigInt(await rpcCall(url, 'eth_getTransactionCount', [s.address, 'latest'])))));
   const per = Math.ceil(TXS / SENDERS);
   process.stderr.write(`${name}: signing ${per * SENDERS} ETH transfers...\n`);
   const eth = await signWorkload('eth', chainId, senders, per, (_f, i) => ({ to: senders[(i + 1) % SENDERS]!.address, value: 1n, gasLimit: 21000n }), nonces);
+  let stop = name === 'anvil' ? unstickAnvil(url) : null;
   const rEth = await runWorkload(url, eth);
+  if (stop) process.stderr.write(`${name}: ${await stop()} stalls broken with evm_mine\n`);
   process.stderr.write(`${name}: ETH ${rEth.tps.toFixed(1)} tx/s; signing ERC20...\n`);
   const n2 = nonces.map((n) => n + per);
   const tok = await signWorkload('erc20', chainId, senders, per, (_f, i) => ({ to: tokenAddr, data: erc20.encodeFunctionData('transfer', [senders[(i + 1) % SENDERS]!.address, 1n]), gasLimit: 60_000n }), n2);
+  stop = name === 'anvil' ? unstickAnvil(url) : null;
   const rTok = await runWorkload(url, tok);
+  if (stop) process.stderr.write(`${name}: ${await stop()} stalls broken with evm_mine\n`);
   process.stderr.write(`${name}: ERC20 ${rTok.tps.toFixed(1)} tx/s\n`);
   return { eth: rEth, erc20: rTok };
 }
