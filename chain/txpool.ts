@@ -18,8 +18,10 @@ export interface TxPoolOptions {
   maxTxBytes?: number;
   /** percent a replacement must raise both fee cap and tip by (geth: 10) */
   priceBumpPercent?: number;
-  /** how far ahead of the account nonce a tx may be queued */
+  /** how far beyond the sender's executable txs a tx may be queued (a nonce gap) */
   maxNonceGap?: number;
+  /** most txs one sender may hold in the pool */
+  maxPerSender?: number;
 }
 
 interface Entry {
@@ -53,7 +55,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
   constructor(chain: Chain, opts: TxPoolOptions = {}) {
     super();
     this.chain = chain;
-    this.opts = { maxSize: opts.maxSize ?? 10_000, maxTxBytes: opts.maxTxBytes ?? 128 * 1024, priceBumpPercent: opts.priceBumpPercent ?? 10, maxNonceGap: opts.maxNonceGap ?? 64 };
+    this.opts = { maxSize: opts.maxSize ?? 10_000, maxTxBytes: opts.maxTxBytes ?? 128 * 1024, priceBumpPercent: opts.priceBumpPercent ?? 10, maxNonceGap: opts.maxNonceGap ?? 64, maxPerSender: opts.maxPerSender ?? 2048 };
   }
 
   get size(): number {
@@ -112,7 +114,9 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
     const balance = account?.balance ?? 0n;
     this.nonceCache.set(sender, stateNonce);
     if (tx.nonce < stateNonce) throw txError(`nonce too low: address ${sender}, tx: ${tx.nonce} state: ${stateNonce}`);
-    if (tx.nonce > stateNonce + BigInt(this.opts.maxNonceGap)) throw txError(`nonce too high: address ${sender}, tx: ${tx.nonce} state: ${stateNonce}`);
+    // A gap is measured from the sender's executable frontier, so long nonce runs are fine.
+    const frontier = this.pendingNonce(sender, stateNonce);
+    if (tx.nonce > frontier + BigInt(this.opts.maxNonceGap)) throw txError(`nonce too high: address ${sender}, tx: ${tx.nonce} state: ${stateNonce} next: ${frontier}`);
     const cost = tx.gasLimit * feeCap + tx.value;
     // Include the cost of this sender's earlier queued txs, as geth does for pending balance.
     const txs = this.bySender.get(sender);
@@ -122,6 +126,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
 
     const entry: Entry = { tx, sender, hash, nonce: tx.nonce, feeCap, tip, cost, size };
     const existing = txs?.get(tx.nonce);
+    if (!existing && (txs?.size ?? 0) >= this.opts.maxPerSender) throw txError(`txpool is full for this account: ${this.opts.maxPerSender} transactions pending from ${sender}`);
     if (existing) {
       const bump = BigInt(100 + this.opts.priceBumpPercent);
       if (feeCap * 100n < existing.feeCap * bump || tip * 100n < existing.tip * bump) throw txError('replacement transaction underpriced');
