@@ -36,17 +36,29 @@ export function anvilBinary(): string {
   return bin;
 }
 
-/** Ask the OS for a free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** True when nothing listens on 127.0.0.1:port right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1, chosen BELOW the kernel's ephemeral range (32768+ on Linux): a
+ * port the OS hands out with listen(0) is an ephemeral one, and by the time a test starts a
+ * process on it minutes later, an outgoing connection may be using it as its source port.
+ */
+const handedOut = new Set<number>();
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue; // never the same port twice to one process
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free TCP port found in 20000-31999 on 127.0.0.1');
 }
 
 /** Spawn anvil and resolve once its RPC answers. */
