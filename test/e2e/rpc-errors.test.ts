@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet, Transaction, parseEther, parseUnits } from 'ethers';
 import { devAccounts } from '../../lib/keys.ts';
-import { startDevNode, rpc, rpcRaw, type NodeProc } from '../helpers/proc.ts';
+import { startDevNode, rpc, rpcRaw, waitFor, type NodeProc } from '../helpers/proc.ts';
 
 const [k0, k1] = devAccounts(2);
 const poor = Wallet.createRandom();
@@ -16,6 +16,8 @@ describe('JSON-RPC rejections', () => {
   before(async () => {
     // slow blocks so that pool contents can be checked between blocks
     node = await startDevNode({ blockTimeMs: 60_000 });
+    // block 1 is committed at start; after it the next comes 60 s later
+    await waitFor('block 1', async () => Number(await rpc(node.url, 'eth_blockNumber')) >= 1);
   });
   after(async () => {
     await node.stop();
