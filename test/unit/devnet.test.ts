@@ -1,4 +1,5 @@
 /** The devnet's pure parts: port plan and busy-port refusal, status line, node configs, manifest, dir safety. */
+import { freePort } from '../../lib/anvil.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -23,9 +24,10 @@ test('planPorts: node i gets base+i; overlaps and bad ports are refused naming t
 });
 
 test('assertPortsFree: a busy port fails with the port, its role and the flag', async () => {
+  // below the ephemeral range, so that neighbouring ports are not in use by outgoing connections
   const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const busy = (s.address() as { port: number }).port;
+  const busy = await freePort();
+  await new Promise<void>((r) => s.listen(busy, '127.0.0.1', r));
   try {
     const plan = planPorts({ rpc: busy - 2, p2p: busy + 100, l1: busy + 200 }, 4, 0);
     await assert.rejects(assertPortsFree(plan), (e: unknown) => isPocError(e, 'DEVNET_PORT_BUSY') && (e as Error).message.includes(`port ${busy} (RPC of validator node2)`) && (e as Error).message.includes('--rpc-port <port>'));
