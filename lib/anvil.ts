@@ -2,6 +2,7 @@
  * Starts a real anvil (from the npm package @foundry-rs/anvil) as a child process on 127.0.0.1.
  * Used as Ethereum mainnet by tests, benchmarks and the devnet.
  */
+import { stopChild } from './child.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -94,12 +95,8 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilHandle> 
     port,
     chainId,
     process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    stop: async () => {
+      await stopChild(child, 'SIGTERM', 5000);
+    },
   };
 }

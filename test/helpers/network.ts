@@ -1,4 +1,5 @@
 /** Test helper: an N-validator pocchain network of separate OS processes on 127.0.0.1. */
+import { stopChild } from '../../lib/child.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -56,12 +57,7 @@ export class TestNetwork {
   /** Stop node i with a signal; resolves when it exited. */
   async stop(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const c = this.nodes[i]!.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill(signal);
-      setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
-    });
+    if (c) await stopChild(c, signal, 10_000);
   }
 
   kill(i: number): Promise<void> {

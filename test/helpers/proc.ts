@@ -1,4 +1,5 @@
 /** Test helpers: run pocchain commands as separate OS processes and talk to them over RPC. */
+import { stopChild } from '../../lib/child.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,12 +74,6 @@ export async function startDevNode(opts: { datadir?: string; port?: number; bloc
     datadir,
     child,
     output: () => out,
-    stop: (signal = 'SIGINT') =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill(signal);
-        setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-      }),
+    stop: (signal = 'SIGINT') => stopChild(child, signal, 15_000),
   };
 }
