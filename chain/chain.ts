@@ -179,7 +179,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   }
 
   /** Make an executed block durable (one atomic batch) and move the head to it. */
-  async commit(res: ExecuteResult, extras: { commit?: Uint8Array; sys?: Uint8Array } = {}): Promise<void> {
+  async commit(res: ExecuteResult, extras: { commit?: Uint8Array; sys?: Uint8Array; meta?: { key: string; value: Uint8Array }[] } = {}): Promise<void> {
     const b = res.block;
     if (!equalsBytes(b.header.parentHash, this.head.hash())) throw new ChainError('BLOCK_INVALID', `block ${b.header.number} does not extend the head`);
     const senders = b.transactions.map((t) => t.getSenderPublicKey());
@@ -192,6 +192,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
       block: { rlp: b.serialize(), senders, ...(extras.commit ? { commit: extras.commit } : {}), ...(extras.sys ? { sys: extras.sys } : {}) },
       receipts,
       txHashes,
+      ...(extras.meta ? { extra: extras.meta } : {}),
     });
     this.remember(b);
     this.head = b;

@@ -19,6 +19,7 @@ import { mkdirSync } from 'node:fs';
 import { createBlock, createBlockFromRLP } from '@ethereumjs/block';
 import { bytesToHex, equalsBytes } from '@ethereumjs/util';
 import { Packr } from 'msgpackr';
+import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Chain } from '../chain/chain.ts';
 import type { TxPool } from '../chain/txpool.ts';
 import type { ExecuteResult } from '../chain/execute.ts';
@@ -28,7 +29,7 @@ import { createBftState, step, type BftInput, type BftOutput, type BftState, typ
 import { decodeCommit, decodeEvidence, decodeMessage, encodeCommit, encodeEvidence, encodeMessage, voteSignBytes } from './bft/codec.ts';
 import { sign as edSign } from './bft/crypto.ts';
 import { PrivValidator } from './bft/signer.ts';
-import type { Commit, DuplicateVoteEvidence, Vote } from './bft/types.ts';
+import type { Commit, ConsensusMessage, DuplicateVoteEvidence, Vote } from './bft/types.ts';
 import { commitRandomness, verifyCommit, verifyEvidence, verifyProposal, verifyVoteSignature } from './bft/verify.ts';
 import { inputOfWalRecord, Wal, walRecordOfInput } from './bft/wal.ts';
 import { ValidatorSet } from './validators.ts';
@@ -231,10 +232,7 @@ export class BftDriver {
         } catch (err) {
           return void this.log.warn({ err: (err as Error).message, height: out.proposal.height, round: out.proposal.round }, 'signer refused proposal');
         }
-        const input: BftInput = { type: 'proposal', proposal: p, verified: true };
-        await this.wal.append(walRecordOfInput(input), { sync: true });
-        void this.o.p2p.publish(this.topics.consensus, encodeMessage({ kind: 'proposal', proposal: p })).catch(() => {});
-        return this.enqueue(input, { own: true, walDone: true });
+        return this.sendOwn({ type: 'proposal', proposal: p, verified: true }, { kind: 'proposal', proposal: p });
       }
       case 'broadcastVote': {
         if (!this.signer) return;
@@ -244,16 +242,14 @@ export class BftDriver {
         } catch (err) {
           return void this.log.warn({ err: (err as Error).message, height: out.vote.height, round: out.vote.round }, 'signer refused vote');
         }
-        const input: BftInput = { type: 'vote', vote: v, verified: true };
-        await this.wal.append(walRecordOfInput(input), { sync: true });
-        void this.o.p2p.publish(this.topics.consensus, encodeMessage({ kind: 'vote', vote: v })).catch(() => {});
+        await this.sendOwn({ type: 'vote', vote: v, verified: true }, { kind: 'vote', vote: v });
         if (this.o.byzantine?.doubleSign && this.o.me) {
           // TEST ONLY: a second, conflicting vote for the same height/round/type, signed around the signer
           const other = { ...out.vote, blockHash: out.vote.blockHash ? null : new Uint8Array(32).fill(0xbb) };
           const sig = edSign(voteSignBytes(this.chainId, other), this.o.me.secretKey);
           void this.o.p2p.publish(this.topics.consensus, encodeMessage({ kind: 'vote', vote: { ...other, signature: sig } })).catch(() => {});
         }
-        return this.enqueue(input, { own: true, walDone: true });
+        return;
       }
       case 'scheduleTimeout': {
         const t = setTimeout(() => {
@@ -290,6 +286,13 @@ export class BftDriver {
         if (e.from) this.o.p2p.penalize(e.from, 'invalid-gossip');
         return;
     }
+  }
+
+  /** Our signed message: durable in the WAL before anyone sees it, then published, then stepped on. */
+  private async sendOwn(input: BftInput, msg: ConsensusMessage): Promise<void> {
+    await this.wal.append(walRecordOfInput(input), { sync: true });
+    void this.o.p2p.publish(this.topics.consensus, encodeMessage(msg)).catch(() => {});
+    this.enqueue(input, { own: true, walDone: true });
   }
 
   /** Build our proposal for (height, round) on the head; answers the machine with ownBlock. */
@@ -337,7 +340,7 @@ export class BftDriver {
         const ev = decodeEvidence(evb);
         if (ev.voteA.height > height || ev.voteA.height < height - EVIDENCE_MAX_AGE) throw new Error('evidence out of range');
         verifyEvidence(ev, this.setAt(ev.voteA.height), this.chainId);
-        if (this.committedEvidence.has(bytesToHex(evb)) || (await chain.store.loadMeta('ev:' + bytesToHex(evb).slice(2, 66)))) throw new Error('evidence already committed');
+        if (this.committedEvidence.has(bytesToHex(evb)) || (await chain.store.loadMeta(evidenceKey(evb)))) throw new Error('evidence already committed');
       }
       // A synced block with a verified commit was already checked by +2/3 of the validators
       // against their L1 views; a full node without L1 access must still be able to follow.
@@ -364,8 +367,8 @@ export class BftDriver {
     const ex = this.executed.get(key)!;
     await this.chainTask(async () => {
       if (Number(chain.head.header.number) >= height) return; // already committed (WAL replay after a crash)
-      await chain.commit(ex.res, { commit: encodeCommit(commit), sys: encodeSys(ex.sys) });
-      for (const evb of ex.sys.evidence) await chain.store.saveMeta('ev:' + bytesToHex(evb).slice(2, 66), new Uint8Array([1]));
+      // the evidence index goes into the block's own batch: committed evidence is never accepted twice
+      await chain.commit(ex.res, { commit: encodeCommit(commit), sys: encodeSys(ex.sys), meta: ex.sys.evidence.map((evb) => ({ key: evidenceKey(evb), value: new Uint8Array([1]) })) });
     });
     this.executed.clear();
     this.committed.clear();
@@ -574,6 +577,11 @@ export class BftDriver {
     this.log.debug({ height, hash: bytesToHex(blockHash) }, 'decided block missing; waiting for sync');
     setTimeout(() => void this.syncTick(), 200);
   }
+}
+
+/** Meta key of committed evidence: its hash, so distinct evidence never shares a key. */
+function evidenceKey(evb: Uint8Array): string {
+  return 'ev:' + bytesToHex(keccak_256(evb)).slice(2);
 }
 
 function hexBytes(h: string): Uint8Array {

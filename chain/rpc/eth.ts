@@ -359,7 +359,10 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
       if (!lf.blockHash && from > to) return [];
       return getLogs(lf, from, to);
     },
-    txpool_status: () => ({ pending: q(pool.pending().length), queued: q(pool.size - pool.pending().length) }),
+    txpool_status: () => {
+      const pending = pool.pending().length;
+      return { pending: q(pending), queued: q(pool.size - pending) };
+    },
     ...filters.methods(),
   };
   return { methods, filters };
