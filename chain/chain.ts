@@ -7,13 +7,16 @@
  * execution.
  */
 import { EventEmitter } from 'node:events';
-import { createBlockFromRLP, type Block } from '@ethereumjs/block';
+import { Block, createBlockHeaderFromBytesArray } from '@ethereumjs/block';
+import { RLP } from '@ethereumjs/rlp';
+import { createTxFromBlockBodyData } from '@ethereumjs/tx';
+import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { Address, bytesToHex, equalsBytes } from '@ethereumjs/util';
 import { createVM, type VM } from '@ethereumjs/vm';
-import { createChainCommon } from './common.ts';
+import { createChainCommon, createTxCommon, newTxWorkCounters, type TxWorkCounters } from './common.ts';
 import { ChainError } from './errors.ts';
 import { executeBlock, systemTxHash, type ExecuteResult, type HeaderFields, type SystemHooks } from './execute.ts';
 import { applyGenesisState, makeGenesisBlock, type Genesis } from './genesis.ts';
@@ -43,7 +46,12 @@ export interface BlockExtras {
 const BLOCK_CACHE = 256;
 
 export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
+  /** execution rules (VM, block headers) */
   readonly common: Common;
+  /** the one Common every tx object of this chain shares (chain/common.ts says why) */
+  readonly txCommon: Common;
+  /** per-tx work done by this chain: recoveries, executions, commits (exported in /metrics) */
+  readonly counters: TxWorkCounters = newTxWorkCounters();
   readonly store: ChainStore;
   readonly genesis: Genesis;
   readonly chainId: bigint;
@@ -61,6 +69,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     this.genesis = genesis;
     this.chainId = BigInt(genesis.chainId);
     this.common = createChainCommon(genesis.chainId);
+    this.txCommon = createTxCommon(genesis.chainId, this.counters);
     this.logger = (opts.logger ?? silentLogger).child({ module: 'chain' });
     this.hooks = opts.hooks ?? {};
   }
@@ -155,7 +164,33 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
 
   /** Build a block from candidate txs (skipping those that fail). Nothing is committed. */
   async build(header: HeaderFields, txs: TypedTransaction[], deadlineMs?: number, inputs?: unknown): Promise<ExecuteResult> {
-    return executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header, txs, mode: 'build', hooks: this.hooks, deadlineMs, inputs });
+    return executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header, txs, mode: 'build', hooks: this.hooks, deadlineMs, inputs, counters: this.counters });
+  }
+
+  /**
+   * Decode a block's RLP (a proposal, a synced block or a stored one). Each tx whose hash `known`
+   * returns (the pool's verified object, its sender already recovered) is reused instead of being
+   * decoded and recovered again; the others are built on the shared tx Common. Throws
+   * BLOCK_INVALID for bytes that are not a block of this chain.
+   */
+  decodeBlock(rlp: Uint8Array, known?: (txHash: string) => TypedTransaction | undefined): Block {
+    try {
+      const values = RLP.decode(rlp) as unknown;
+      if (!Array.isArray(values) || values.length !== 4) throw new Error(`expected 4 block fields (header, txs, uncles, withdrawals), got ${Array.isArray(values) ? values.length : 'bytes'}`);
+      const [headerData, txsData, uncles, withdrawals] = values as [Uint8Array[], (Uint8Array | Uint8Array[])[], unknown[], unknown[]];
+      if (!Array.isArray(headerData) || !Array.isArray(txsData) || !Array.isArray(uncles) || !Array.isArray(withdrawals)) throw new Error('malformed block body');
+      if (uncles.length > 0 || withdrawals.length > 0) throw new Error('uncles and withdrawals are not used on this chain');
+      const opts = { common: this.common, setHardfork: false, skipConsensusFormatValidation: true } as const;
+      const header = createBlockHeaderFromBytesArray(headerData, opts);
+      const txs = txsData.map((d) => {
+        // the tx hash is keccak of its canonical encoding: typed txs are carried as those bytes
+        const hash = bytesToHex(keccak_256(d instanceof Uint8Array ? d : RLP.encode(d)));
+        return known?.(hash) ?? createTxFromBlockBodyData(d, { common: this.txCommon });
+      });
+      return new Block(header, txs, [], [], opts);
+    } catch (e) {
+      throw new ChainError('BLOCK_INVALID', `cannot decode block: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** Re-execute a proposed/synced block on the head and check every root. Nothing is committed. */
@@ -168,7 +203,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     if (h.timestamp > BigInt(Math.floor(Date.now() / 1000)) + 15n) throw new ChainError('BLOCK_INVALID', 'block timestamp too far in the future');
     if (h.baseFeePerGas !== expected.baseFeePerGas) throw new ChainError('BLOCK_INVALID', `base fee ${h.baseFeePerGas}, expected ${expected.baseFeePerGas}`);
     if (h.gasLimit !== expected.gasLimit) throw new ChainError('BLOCK_INVALID', 'gas limit changed');
-    const res = await executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header: { ...expected, timestamp: h.timestamp }, txs: block.transactions as TypedTransaction[], mode: 'verify', hooks: this.hooks, inputs });
+    const res = await executeBlock({ vm: this.vm, common: this.common, parentStateRoot: this.head.header.stateRoot, header: { ...expected, timestamp: h.timestamp }, txs: block.transactions as TypedTransaction[], mode: 'verify', hooks: this.hooks, inputs, counters: this.counters });
     const got = res.block.header;
     for (const f of ['stateRoot', 'receiptTrie', 'transactionsTrie', 'logsBloom'] as const) {
       if (!equalsBytes(got[f], h[f])) throw new ChainError('BLOCK_INVALID', `block ${h.number}: ${f} mismatch`);
@@ -196,6 +231,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     });
     this.remember(b);
     this.head = b;
+    this.counters.txsCommitted += b.transactions.length;
     this.emit('block', { block: b, receipts: res.receipts, systemLogs: res.systemLogs });
   }
 
@@ -211,7 +247,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     if (hit) return hit;
     const s = await this.store.loadBlock(hash);
     if (!s) return undefined;
-    const b = createBlockFromRLP(s.rlp, { common: this.common, setHardfork: false, skipConsensusFormatValidation: true });
+    const b = this.decodeBlock(s.rlp);
     // Senders were recovered when the block was made; restore them instead of recovering again.
     b.transactions.forEach((t, i) => {
       const sender = s.senders[i];

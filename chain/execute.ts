@@ -8,7 +8,7 @@
  * receipts), visible to eth_getLogs but outside receiptsRoot, so Ethereum tooling sees a plain
  * block.
  */
-import { createBlock, genTransactionsTrieRoot, type Block } from '@ethereumjs/block';
+import { Block, createBlock, createBlockHeader, genTransactionsTrieRoot } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { RLP } from '@ethereumjs/rlp';
@@ -19,6 +19,8 @@ import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { ChainError } from './errors.ts';
 import type { StoredLog, StoredReceipt } from './store.ts';
+import type { TxWorkCounters } from './common.ts';
+import { yieldIfBusy } from './yield.ts';
 
 /** Caller of system operations; as EIP-4788's SYSTEM_ADDRESS. */
 export const SYSTEM_ADDRESS = new Address(hexToBytes('0xfffffffffffffffffffffffffffffffffffffffe'));
@@ -67,6 +69,8 @@ export interface ExecuteInput {
   deadlineMs?: number;
   /** system inputs for the hooks (see SystemContext.inputs) */
   inputs?: unknown;
+  /** counts each tx execution (txExecutions) */
+  counters?: TxWorkCounters;
 }
 
 export interface ExecuteResult {
@@ -159,7 +163,10 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
           continue; // does not fit this block; stays in the pool
         }
       }
+      // Serve timers and I/O between txs: a loaded block must not hold RPC and consensus up.
+      await yieldIfBusy();
       let res;
+      if (input.counters) input.counters.txExecutions++;
       try {
         await sm.checkpoint();
         res = await runTx(vm, { tx, block: template, blockGasUsed: gasUsed, skipHardForkValidation: true });
@@ -198,21 +205,11 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
   for (const r of receipts) for (let i = 0; i < 256; i++) bloom[i]! |= r.logsBloom[i]!;
   const receiptTrie = await receiptsRoot(rawReceipts, included);
   const transactionsTrie = await genTransactionsTrieRoot(included, new MerklePatriciaTrie({ common }));
-  const block = createBlock(
-    {
-      header: {
-        ...template.header.toJSON(),
-        stateRoot,
-        receiptTrie,
-        transactionsTrie,
-        logsBloom: bloom,
-        gasUsed,
-      },
-      transactions: included,
-      withdrawals: [],
-    },
-    { common, setHardfork: false, skipConsensusFormatValidation: true },
-  );
+  // The block is assembled from the very tx objects that were executed (their senders recovered
+  // and hashes cached), not re-created from their fields as createBlock would.
+  const opts = { common, setHardfork: false, skipConsensusFormatValidation: true } as const;
+  const sealed = createBlockHeader({ ...template.header.toJSON(), stateRoot, receiptTrie, transactionsTrie, logsBloom: bloom, gasUsed }, opts);
+  const block = new Block(sealed, included, [], [], opts);
   return { block, receipts, systemLogs, skipped };
 }
 

@@ -10,6 +10,7 @@ import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import type { DB, BatchDBOp, EncodingOpts } from '@ethereumjs/util';
 import { ChainError } from './errors.ts';
+import { yieldIfBusy } from './yield.ts';
 
 const packr = new Packr({ useRecords: false, useBigIntExtension: true });
 
@@ -75,10 +76,13 @@ export class StateDB implements DB<string, string | Uint8Array> {
     this.pending = pending ?? new Map();
   }
   async get(key: string, _opts?: EncodingOpts): Promise<Uint8Array | undefined> {
+    // the trie reads and writes here between hashing steps: a chance to let timers and RPC in
+    await yieldIfBusy();
     if (this.pending.has(key)) return this.pending.get(key);
     return (await this.level.get(P.state + key)) ?? undefined;
   }
   async put(key: string, val: string | Uint8Array): Promise<void> {
+    await yieldIfBusy();
     this.pending.set(key, typeof val === 'string' ? Buffer.from(val, 'hex') : val);
   }
   async del(_key: string): Promise<void> {

@@ -2,8 +2,14 @@
  * Transaction pool: admission checks with geth-compatible errors, per-sender nonce ordering,
  * replacement only with a fee bump, and a bounded size that evicts the cheapest transaction.
  *
- * Senders are recovered once, here, at admission (native secp256k1), so block building and import
- * never recover them again.
+ * Senders are recovered once, here, at admission (native secp256k1). The pool keeps those verified
+ * tx objects, and block building, proposal decoding (Chain.decodeBlock looks txs up here by hash)
+ * and commit reuse them, so each tx is decoded and recovered once per node. A tx that was just
+ * committed and arrives again (late gossip) is answered from a bounded index of committed hashes
+ * without recovering its sender.
+ *
+ * Eviction at capacity takes the *last* nonce of a sender (the cheapest such tail), never an
+ * earlier one: dropping an earlier nonce would strand the sender's later txs behind a gap.
  */
 import { EventEmitter } from 'node:events';
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
@@ -22,6 +28,8 @@ export interface TxPoolOptions {
   maxNonceGap?: number;
   /** most txs one sender may hold in the pool */
   maxPerSender?: number;
+  /** hashes of recently committed txs remembered to refuse late duplicates without recovery */
+  recentCommitted?: number;
 }
 
 interface Entry {
@@ -55,8 +63,20 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
   constructor(chain: Chain, opts: TxPoolOptions = {}) {
     super();
     this.chain = chain;
-    this.opts = { maxSize: opts.maxSize ?? 10_000, maxTxBytes: opts.maxTxBytes ?? 128 * 1024, priceBumpPercent: opts.priceBumpPercent ?? 10, maxNonceGap: opts.maxNonceGap ?? 64, maxPerSender: opts.maxPerSender ?? 2048 };
+    this.opts = { maxSize: opts.maxSize ?? 10_000, maxTxBytes: opts.maxTxBytes ?? 128 * 1024, priceBumpPercent: opts.priceBumpPercent ?? 10, maxNonceGap: opts.maxNonceGap ?? 64, maxPerSender: opts.maxPerSender ?? 2048, recentCommitted: opts.recentCommitted ?? 50_000 };
+    chain.on('block', ({ block }) => {
+      for (const t of block.transactions) {
+        const h = bytesToHex(t.hash());
+        const held = this.byHash.get(h);
+        if (held) this.removeEntry(held); // included: gone at once (onBlock then drops stale nonces)
+        this.committed.set(h, t.getSenderAddress().toString());
+        if (this.committed.size > this.opts.recentCommitted) this.committed.delete(this.committed.keys().next().value!);
+      }
+    });
   }
+
+  /** tx hash -> sender of recently committed txs (insertion order = age) */
+  private readonly committed = new Map<string, string>();
 
   get size(): number {
     return this.byHash.size;
@@ -67,7 +87,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
     if (raw.length > this.opts.maxTxBytes) throw txError(`oversized data: transaction size ${raw.length}, limit ${this.opts.maxTxBytes}`);
     let tx: TypedTransaction;
     try {
-      tx = createTxFromRLP(raw, { common: this.chain.common });
+      tx = createTxFromRLP(raw, { common: this.chain.txCommon });
     } catch (e) {
       const m = (e as Error).message;
       if (/chain ?id/i.test(m)) throw txError('invalid chain id for signer');
@@ -89,6 +109,14 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
   /** Validate and add a decoded tx; `local` txs (from our RPC) are the ones we gossip. */
   async add(tx: TypedTransaction, size = tx.serialize().length, opts: { local?: boolean } = {}): Promise<void> {
     if (size > this.opts.maxTxBytes) throw txError(`oversized data: transaction size ${size}, limit ${this.opts.maxTxBytes}`);
+    const hash = bytesToHex(tx.hash());
+    // Before recovering the sender (the costly step): a tx we hold or just committed.
+    if (this.byHash.has(hash)) throw txError('already known');
+    const committedBy = this.committed.get(hash);
+    if (committedBy !== undefined) {
+      const acc = await (await this.chain.headState()).getAccount(createAddressFromString(committedBy));
+      throw txError(`nonce too low: address ${committedBy}, tx: ${tx.nonce} state: ${acc?.nonce ?? 0n}`);
+    }
     let senderAddr: Address;
     try {
       if (!tx.isSigned()) throw new Error('unsigned');
@@ -96,8 +124,6 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
     } catch {
       throw txError('invalid sender');
     }
-    const hash = bytesToHex(tx.hash());
-    if (this.byHash.has(hash)) throw txError('already known');
     const sender = senderAddr.toString();
     const head = this.chain.head.header;
     if (tx.gasLimit > head.gasLimit) throw txError('exceeds block gas limit');
@@ -132,9 +158,10 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
       if (feeCap * 100n < existing.feeCap * bump || tip * 100n < existing.tip * bump) throw txError('replacement transaction underpriced');
       this.removeEntry(existing);
     } else if (this.byHash.size >= this.opts.maxSize) {
-      const cheapest = this.cheapest();
-      if (!cheapest || cheapest.tip >= tip) throw txError('txpool is full');
-      this.removeEntry(cheapest);
+      const victim = this.evictionCandidate();
+      // The new tx must pay more, and must not itself land behind the gap the eviction opens.
+      if (!victim || victim.tip >= tip || (victim.sender === sender && victim.nonce < tx.nonce)) throw txError('txpool is full');
+      this.removeEntry(victim);
     }
     let m = this.bySender.get(sender);
     if (!m) this.bySender.set(sender, (m = new Map()));
@@ -143,9 +170,18 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
     this.emit('tx', tx, opts.local ?? false);
   }
 
-  private cheapest(): Entry | undefined {
+  /**
+   * What to evict at capacity: among each sender's highest-nonce tx, the one with the lowest tip
+   * (ties: the sender holding the most txs). Removing a sender's last nonce never leaves a gap.
+   */
+  private evictionCandidate(): Entry | undefined {
     let c: Entry | undefined;
-    for (const e of this.byHash.values()) if (!c || e.tip < c.tip || (e.tip === c.tip && e.nonce > c.nonce)) c = e;
+    let cSize = 0;
+    for (const m of this.bySender.values()) {
+      let last: Entry | undefined;
+      for (const e of m.values()) if (!last || e.nonce > last.nonce) last = e;
+      if (last && (!c || last.tip < c.tip || (last.tip === c.tip && m.size > cSize))) (c = last), (cSize = m.size);
+    }
     return c;
   }
 

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { Wallet, Transaction } from 'ethers';
 import { Chain } from '../chain/chain.ts';
 import { TxPool, type TxPoolOptions } from '../chain/txpool.ts';
+import { registerTxWorkMetrics } from '../chain/metrics.ts';
 import { createEthApi } from '../chain/rpc/eth.ts';
 import { RpcServer, type RpcMethod } from '../chain/rpc/server.ts';
 import type { Genesis } from '../chain/genesis.ts';
@@ -78,6 +79,7 @@ export class PocNode {
     const plugins = o.plugins ?? [];
     const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: combineHooks(plugins.map((p) => p.hooks)) });
     const pool = new TxPool(chain, o.pool);
+    registerTxWorkMetrics(metrics.registry, chain.counters);
     const dev = o.devAccounts;
     let api: ReturnType<typeof createEthApi>;
     const devSigner = dev
