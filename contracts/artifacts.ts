@@ -1,4 +1,4 @@
-/** Typed access to compiled contract artifacts written by contracts/build.ts. */
+/** Typed access to compiled contract artifacts written by contracts/build.ts (committed in contracts/build/). */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ export interface Artifact {
 const buildDir = join(dirname(fileURLToPath(import.meta.url)), 'build');
 const cache = new Map<string, Artifact>();
 
-/** Load the artifact of contract `name`; run `npm run build` first. */
+/** Load the artifact of contract `name`. */
 export function loadArtifact(name: string): Artifact {
   const hit = cache.get(name);
   if (hit) return hit;

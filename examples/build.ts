@@ -2,7 +2,8 @@
  * Compile the example workloads (WebAssembly text) into examples/build/<name>.wasm.
  *
  * examples/*.wat are real workloads (documented in docs/workloads.md); examples/test/*.wat are
- * misbehaving modules used by the sandbox tests. Run: `node examples/build.ts`.
+ * misbehaving modules used by the sandbox tests. Run: `npm run examples` (npm scripts run on the
+ * pinned Node 24; the machine's own Node may be too old to strip types).
  */
 import wabtInit from 'wabt';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';

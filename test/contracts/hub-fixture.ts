@@ -5,7 +5,6 @@
  */
 import { AbiCoder, Interface, keccak256, type Result } from 'ethers';
 import { startAnvil, type AnvilHandle } from '../../lib/anvil.ts';
-import { build } from '../../contracts/build.ts';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { HUB_ADDRESS, STAKING_ADDRESS, SYSTEM_ADDRESS } from '../../consensus/poc/index.ts';
 
@@ -152,7 +151,7 @@ export class HubFixture {
 
 /** Start anvil and install Staking + Hub as genesis would. */
 export async function startHubFixture(accounts = 30): Promise<HubFixture> {
-  build({ quiet: true });
+  // contracts/build is committed (and checked against a fresh compile by test/unit/contracts-artifacts.test.ts)
   const anvil = await startAnvil({ args: ['--accounts', String(accounts), '--balance', '1000000', '--gas-limit', '100000000'] });
   const probe = new HubFixture(anvil, []);
   const list = (await probe.rpc<string[]>('eth_accounts')).map((a) => a.toLowerCase());
