@@ -83,7 +83,7 @@ program
   .option('--timeout-propose <ms>', 'BFT propose timeout (grows by 500 ms per round)', '2000')
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
   .option('--l1-rpc <url>', 'L1 JSON-RPC the bridge watches for deposits (env POCCHAIN_L1_RPC)')
-  .option('--l1-confirmations <n>', 'L1 blocks on top of a deposit before it is minted (default: genesis bridge.confirmations, else 12)')
+  .option('--l1-confirmations <n>', "when an L1 deposit is final: 'finalized' (L1's finalized block) or a depth in blocks (default: genesis bridge.confirmations, else finalized)")
   .option('--l1-poll-ms <ms>', 'L1 poll interval (default 1000)')
   .option('--l1-vault <address>', 'Vault on L1 (must equal genesis bridge.vault)')
   .option('--l1-checkpoints <address>', 'Checkpoints on L1 (must equal genesis bridge.checkpoints)')

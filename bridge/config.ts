@@ -7,6 +7,7 @@
 import { getAddress } from 'ethers';
 import type { Genesis } from '../chain/genesis.ts';
 import { PocError } from '../lib/errors.ts';
+import type { Finality } from './watcher.ts';
 
 export type BridgeConfigErrorCode = 'BRIDGE_CONFIG_INVALID';
 
@@ -22,8 +23,11 @@ export interface GenesisBridge {
   startBlock?: number;
   /** sign a checkpoint every `epochLength` blocks (default: genesis.params.epochLength, else 100) */
   epochLength?: number;
-  /** default L1 confirmations before a deposit is minted (a node may ask for more) */
-  confirmations?: number;
+  /**
+   * when an L1 deposit is final enough to mint: 'finalized' (L1's finalized block tag, the
+   * default) or a number of L1 blocks on top, for an L1 without that tag (anvil in tests)
+   */
+  confirmations?: Finality;
 }
 
 /** What a node's bridge plugin runs with. */
@@ -31,14 +35,16 @@ export interface BridgeNodeConfig {
   chain: Required<Omit<GenesisBridge, 'token'>> & { token: string | null; sidechainChainId: number };
   /** L1 JSON-RPC URL; without it the node signs checkpoints but cannot check deposits */
   l1Rpc: string | null;
-  confirmations: number;
+  /** this node's finality rule (genesis default, or the node's own) */
+  confirmations: Finality;
   pollMs: number;
   /** TEST ONLY: propose a deposit that never happened on L1 (others must reject the block) */
   testFakeDeposit: boolean;
 }
 
 export const DEFAULT_EPOCH = 100;
-export const DEFAULT_CONFIRMATIONS = 12;
+/** Ethereum finality; a node or genesis may set a depth instead (an L1 without the tag). */
+export const DEFAULT_CONFIRMATIONS: Finality = 'finalized';
 export const DEFAULT_POLL_MS = 1000;
 
 const bad = (m: string) => new PocError<BridgeConfigErrorCode>('BRIDGE_CONFIG_INVALID', m);
@@ -52,7 +58,10 @@ export function genesisBridge(g: Genesis): GenesisBridge | null {
   for (const k of ['vault', 'checkpoints'] as const) {
     if (typeof b[k] !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(b[k]!)) throw bad(`genesis.bridge.${k} must be an address`);
   }
-  for (const k of ['startBlock', 'epochLength', 'confirmations'] as const) {
+  if (b.confirmations !== undefined && b.confirmations !== 'finalized' && (!Number.isSafeInteger(b.confirmations) || (b.confirmations as number) < 0)) {
+    throw bad("genesis.bridge.confirmations must be 'finalized' or a non-negative integer");
+  }
+  for (const k of ['startBlock', 'epochLength'] as const) {
     if (b[k] !== undefined && (!Number.isSafeInteger(b[k]) || b[k]! < 0)) throw bad(`genesis.bridge.${k} must be a non-negative integer`);
   }
   if (b.epochLength === 0) throw bad('genesis.bridge.epochLength must be positive');
@@ -86,11 +95,14 @@ export function resolveBridgeConfig(config: Record<string, any>, genesis: Genesi
     const v = opt(config, env, key);
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw bad(`${key} must be an integer ≥ ${min}, got ${v}`);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw bad(`${key} must be an integer ≥ ${min}${key === 'l1Confirmations' ? " or 'finalized'" : ''}, got ${v}`);
     return n;
   };
   const epochLength = b.epochLength ?? (typeof genesis.params?.epochLength === 'number' ? genesis.params.epochLength : DEFAULT_EPOCH);
   const fake = opt(config, env, 'testFakeDeposit');
+  const chainFinality: Finality = b.confirmations ?? DEFAULT_CONFIRMATIONS;
+  const own = opt(config, env, 'l1Confirmations');
+  const finality: Finality = own === undefined ? chainFinality : own === 'finalized' ? 'finalized' : num('l1Confirmations', 0, 0);
   return {
     chain: {
       l1ChainId: b.l1ChainId,
@@ -99,11 +111,11 @@ export function resolveBridgeConfig(config: Record<string, any>, genesis: Genesi
       token: b.token ? getAddress(b.token) : null,
       startBlock: b.startBlock ?? 0,
       epochLength,
-      confirmations: b.confirmations ?? DEFAULT_CONFIRMATIONS,
+      confirmations: chainFinality,
       sidechainChainId: genesis.chainId,
     },
     l1Rpc: opt(config, env, 'l1Rpc') ?? null,
-    confirmations: num('l1Confirmations', b.confirmations ?? DEFAULT_CONFIRMATIONS, 0),
+    confirmations: finality,
     pollMs: num('l1PollMs', DEFAULT_POLL_MS, 10),
     testFakeDeposit: fake === 'true' || fake === '1',
   };

@@ -12,7 +12,8 @@ import type { Genesis } from '../chain/genesis.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
 import type { Deposit as SysDeposit } from '../consensus/envelope.ts';
 import type { NodePlugin, PluginContext } from '../consensus/plugin.ts';
-import { PocError } from '../lib/errors.ts';
+import { Counter } from 'prom-client';
+import { isPocError, PocError } from '../lib/errors.ts';
 import { loadKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/log.ts';
 import { CheckpointService } from './checkpoint-signer.ts';
@@ -21,27 +22,69 @@ import { BRIDGE_ADDRESS, depositHooks, readBridgeState, readNextNonce } from './
 import type { Deposit as L1Deposit } from './deposit.ts';
 import { DepositWatcher } from './watcher.ts';
 
-export type BridgePluginErrorCode = 'BRIDGE_DEPOSIT_UNKNOWN' | 'BRIDGE_DEPOSIT_MISMATCH' | 'BRIDGE_DEPOSIT_OUT_OF_ORDER';
+export type BridgePluginErrorCode = 'BRIDGE_DEPOSIT_MISMATCH' | 'BRIDGE_DEPOSIT_OUT_OF_ORDER';
 
 /** Most deposits one block mints. */
 export const MAX_DEPOSITS_PER_BLOCK = 100;
+/** Longest a proposal's deposit check waits for one more L1 poll before answering L1_UNAVAILABLE. */
+export const CHECK_POLL_TIMEOUT_MS = 3000;
 /** Recipient of the TEST ONLY fake deposit. */
 export const FAKE_DEPOSIT_RECIPIENT = '0x00000000000000000000000000000000000fa4e0';
 
 const hexBytes = (h: string) => hexToBytes(h as `0x${string}`);
+
+/** `p`, or the message 'timed out' after `ms` (the poll itself goes on). */
+function withTimeout(p: Promise<string | null>, ms: number): Promise<string | null> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (t = setTimeout(() => resolve(`no answer within ${ms} ms`), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
+}
 
 /** An L1 deposit as the block's system data carries it. */
 export function toSysDeposit(d: L1Deposit): SysDeposit {
   return { nonce: d.nonce, recipient: hexBytes(d.recipient), amount: d.amount, l1TxHash: hexBytes(d.txHash) };
 }
 
-/** Throws unless `proposed` is exactly the next run of confirmed deposits this node knows. */
-export async function checkDeposits(proposed: readonly SysDeposit[], next: bigint, lookup: (nonce: bigint) => Promise<L1Deposit | undefined>): Promise<void> {
+/**
+ * The two answers that mean "this node cannot judge the deposits yet" (its L1 view is missing or
+ * behind): the validator must not vote for the block but must not pin it as invalid either (the
+ * consensus driver tells them from a real refusal by these codes). Every other throw = invalid.
+ */
+export type L1JudgeCode = 'L1_UNAVAILABLE' | 'L1_BEHIND';
+
+/** This node's L1 view, as `checkDeposits` needs it. */
+export interface L1View {
+  /** the final deposit with `nonce` in this view, if known */
+  get(nonce: bigint): L1Deposit | undefined;
+  /** poll L1 once more; resolves to the poll's error message, or null when it succeeded */
+  refresh(): Promise<string | null>;
+}
+
+/**
+ * Throws unless `proposed` is exactly the next run of final deposits in this node's L1 view.
+ * Pure rule over the view: a wrong nonce order or contents that differ from a deposit this node
+ * knows are invalid (BRIDGE_DEPOSIT_OUT_OF_ORDER / _MISMATCH); a deposit it does not know after
+ * one more poll is L1_BEHIND (its L1 may lag the proposer's), and an L1 it cannot reach is
+ * L1_UNAVAILABLE. An unknown deposit cannot be told from a forged one, so it is never a vote for
+ * the block: a forged deposit costs its proposer the round, and from round 1 on blocks carry none.
+ */
+export async function checkDeposits(proposed: readonly SysDeposit[], next: bigint, view: L1View | null): Promise<void> {
   for (const [i, d] of proposed.entries()) {
     const want = next + BigInt(i);
     if (d.nonce !== want) throw new PocError<BridgePluginErrorCode>('BRIDGE_DEPOSIT_OUT_OF_ORDER', `proposed deposit nonce ${d.nonce}, expected ${want}`);
-    const l1 = await lookup(d.nonce);
-    if (!l1) throw new PocError<BridgePluginErrorCode>('BRIDGE_DEPOSIT_UNKNOWN', `deposit ${d.nonce} is not confirmed on L1 in this node's view`);
+  }
+  if (proposed.length === 0) return;
+  if (!view) throw new PocError<L1JudgeCode>('L1_UNAVAILABLE', 'this node has no L1 RPC (--l1-rpc): it cannot check deposits');
+  let polled = false;
+  for (const d of proposed) {
+    let l1 = view.get(d.nonce);
+    if (!l1 && !polled) {
+      polled = true; // our view may lag the proposer's by one poll
+      const err = await view.refresh();
+      if (err !== null) throw new PocError<L1JudgeCode>('L1_UNAVAILABLE', `L1 RPC unavailable, cannot check deposit ${d.nonce}: ${err}`);
+      l1 = view.get(d.nonce);
+    }
+    if (!l1) throw new PocError<L1JudgeCode>('L1_BEHIND', `deposit ${d.nonce} is not confirmed on L1 in this node's view`, { data: { nonce: d.nonce.toString() } });
     const mine = toSysDeposit(l1);
     if (hexlify(mine.recipient) !== hexlify(d.recipient) || mine.amount !== d.amount || hexlify(mine.l1TxHash) !== hexlify(d.l1TxHash)) {
       throw new PocError<BridgePluginErrorCode>('BRIDGE_DEPOSIT_MISMATCH', `deposit ${d.nonce} differs from the L1 log`);
@@ -96,7 +139,19 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
       log = ctx.logger;
       if (!cfg) return;
       if (cfg.l1Rpc) {
-        watcher = new DepositWatcher({ url: cfg.l1Rpc, l1ChainId: cfg.chain.l1ChainId, vault: cfg.chain.vault, confirmations: cfg.confirmations, startBlock: cfg.chain.startBlock, pollMs: cfg.pollMs, logger: ctx.logger });
+        const events = new Counter({ name: 'pocchain_bridge_l1_events_total', help: 'L1 watcher events: deep_reorg (deeper than the finality rule), minted_conflict (a minted deposit changed on L1), replaced (an unminted deposit changed)', labelNames: ['event'] as const, registers: [ctx.metrics.registry] });
+        const w = new DepositWatcher({ url: cfg.l1Rpc, l1ChainId: cfg.chain.l1ChainId, vault: cfg.chain.vault, finality: cfg.confirmations, startBlock: cfg.chain.startBlock, pollMs: cfg.pollMs, logger: ctx.logger, nextToMint: async () => readNextNonce(await ctx.chain.headState()), onEvent: (e) => events.inc({ event: e }) });
+        // a wrong L1 is a configuration error: refuse to start; an unreachable one is retried by polls
+        try {
+          await w.checkChain();
+        } catch (e) {
+          if (isPocError(e, 'BRIDGE_L1_WRONG_CHAIN')) {
+            await w.stop();
+            throw e;
+          }
+          ctx.logger.warn({ err: (e as Error).message }, 'L1 RPC unreachable at start: deposits wait until it answers');
+        }
+        watcher = w;
         watcher.start();
       } else {
         ctx.logger.warn({}, 'no L1 RPC configured (--l1-rpc / POCCHAIN_L1_RPC): this node cannot check deposits');
@@ -125,27 +180,27 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
     },
   };
 
-  if (cfg?.l1Rpc) {
+  if (cfg) {
+    // every node of a bridged chain has a system source: without an L1 RPC it proposes no
+    // deposits and answers L1_UNAVAILABLE to blocks carrying some (it follows them by their commit)
     plugin.system = {
       async deposits() {
+        if (!watcher) return [];
         const c = need(chain, 'chain');
-        const w = need(watcher, 'L1 watcher');
         const next = await readNextNonce(await c.headState());
-        w.prune(next);
+        watcher.prune(next);
         if (cfg.testFakeDeposit) {
           log?.warn({ nonce: next.toString() }, 'TEST ONLY: proposing a fake deposit');
           return [{ nonce: next, recipient: hexBytes(FAKE_DEPOSIT_RECIPIENT), amount: 10n ** 24n, l1TxHash: randomBytes(32) }];
         }
-        return w.contiguousFrom(next, MAX_DEPOSITS_PER_BLOCK).map(toSysDeposit);
+        return watcher.contiguousFrom(next, MAX_DEPOSITS_PER_BLOCK).map(toSysDeposit);
       },
       async check(deposits) {
         const c = need(chain, 'chain');
-        const w = need(watcher, 'L1 watcher');
         const next = await readNextNonce(await c.headState());
-        await checkDeposits(deposits, next, async (n) => {
-          if (!w.get(n)) await w.refresh(); // our view may lag the proposer's by one poll
-          return w.get(n);
-        });
+        const w = watcher;
+        if (w) w.prune(next);
+        await checkDeposits(deposits, next, w ? { get: (n) => w.get(n), refresh: () => withTimeout(w.refresh().then(() => w.error()), CHECK_POLL_TIMEOUT_MS) } : null);
       },
     };
   }

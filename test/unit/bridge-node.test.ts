@@ -100,18 +100,36 @@ test('a block without deposits does not touch bridge state', async () => {
   }
 });
 
-test('checkDeposits accepts exactly the confirmed run and refuses unknown, altered or out-of-order deposits', async () => {
-  const l1: L1Deposit[] = [0n, 1n].map((n) => ({ nonce: n, from: alice, recipient: bob, amount: 10n + n, l1Block: 5, txHash: keccak256(toUtf8Bytes(`l1-${n}`)), logIndex: 0 }));
-  const lookup = async (n: bigint) => l1.find((d) => d.nonce === n);
-  await checkDeposits(l1.map(toSysDeposit), 0n, lookup);
-  await checkDeposits([], 0n, lookup);
-  const code = (c: string) => (e: unknown) => isPocError(e, c);
-  await assert.rejects(checkDeposits([toSysDeposit({ ...l1[0]!, nonce: 2n })], 2n, lookup), code('BRIDGE_DEPOSIT_UNKNOWN'));
-  await assert.rejects(checkDeposits([{ ...toSysDeposit(l1[0]!), amount: 11n }], 0n, lookup), code('BRIDGE_DEPOSIT_MISMATCH'));
-  await assert.rejects(checkDeposits([{ ...toSysDeposit(l1[0]!), recipient: hexToBytes(alice as `0x${string}`) }], 0n, lookup), code('BRIDGE_DEPOSIT_MISMATCH'));
-  await assert.rejects(checkDeposits([{ ...toSysDeposit(l1[0]!), l1TxHash: new Uint8Array(32) }], 0n, lookup), code('BRIDGE_DEPOSIT_MISMATCH'));
-  await assert.rejects(checkDeposits([toSysDeposit(l1[0]!)], 1n, lookup), code('BRIDGE_DEPOSIT_OUT_OF_ORDER'), 'replay of a minted nonce');
-  await assert.rejects(checkDeposits([toSysDeposit(l1[1]!)], 0n, lookup), code('BRIDGE_DEPOSIT_OUT_OF_ORDER'), 'gap');
+test('checkDeposits: valid, invalid (order, contents) or cannot-judge (no L1, L1 down, L1 behind)', async () => {
+  const l1: L1Deposit[] = [0n, 1n, 2n].map((n) => ({ nonce: n, from: alice, recipient: bob, amount: 10n + n, l1Block: 5, txHash: keccak256(toUtf8Bytes(`l1-${n}`)), logIndex: 0 }));
+  /** a view that knows `known` deposits now and `afterPoll` after one refresh, or fails to poll */
+  const view = (known: number, afterPoll = known, pollError: string | null = null) => {
+    let n = known;
+    const v = { polls: 0, get: (nonce: bigint) => l1.slice(0, n).find((d) => d.nonce === nonce), refresh: async () => (v.polls++, pollError === null && (n = afterPoll), pollError) };
+    return v;
+  };
+  const sys = (i: number, patch: Partial<ReturnType<typeof toSysDeposit>> = {}) => ({ ...toSysDeposit(l1[i]!), ...patch });
+  const cases: [string, ReturnType<typeof toSysDeposit>[], bigint, ReturnType<typeof view> | null, string | null][] = [
+    ['the known run', [sys(0), sys(1)], 0n, view(2), null],
+    ['nothing proposed, no L1', [], 0n, null, null],
+    ['known after one more poll', [sys(0), sys(1)], 0n, view(1, 2), null],
+    ['altered amount', [sys(0, { amount: 11n })], 0n, view(2), 'BRIDGE_DEPOSIT_MISMATCH'],
+    ['altered recipient', [sys(0, { recipient: hexToBytes(alice as `0x${string}`) })], 0n, view(2), 'BRIDGE_DEPOSIT_MISMATCH'],
+    ['altered L1 tx', [sys(0, { l1TxHash: new Uint8Array(32) })], 0n, view(2), 'BRIDGE_DEPOSIT_MISMATCH'],
+    ['replay of a minted nonce', [sys(0)], 1n, view(2), 'BRIDGE_DEPOSIT_OUT_OF_ORDER'],
+    ['gap', [sys(1)], 0n, view(2), 'BRIDGE_DEPOSIT_OUT_OF_ORDER'],
+    ['gap, even without L1', [sys(1)], 0n, null, 'BRIDGE_DEPOSIT_OUT_OF_ORDER'],
+    ['no L1 RPC', [sys(0)], 0n, null, 'L1_UNAVAILABLE'],
+    ['L1 RPC down', [sys(2)], 2n, view(2, 2, 'connection refused'), 'L1_UNAVAILABLE'],
+    ['L1 view behind the proposer', [sys(2)], 2n, view(2), 'L1_BEHIND'],
+    ['second of a run behind', [sys(1), sys(2)], 1n, view(2), 'L1_BEHIND'],
+  ];
+  for (const [name, proposed, next, v, want] of cases) {
+    const p = checkDeposits(proposed, next, v);
+    if (want === null) await p;
+    else await assert.rejects(p, (e: unknown) => isPocError(e, want), name);
+    if (v) assert.ok(v.polls <= 1, `${name}: at most one extra poll`);
+  }
 });
 
 test('checkpoint gossip codec round-trips and refuses malformed messages', () => {
@@ -139,6 +157,14 @@ test('bridge config: genesis section plus node options; a conflicting vault is r
   assert.equal(resolveBridgeConfig({}, g, {})!.confirmations, 4);
   assert.throws(() => resolveBridgeConfig({ l1Vault: alice }, g, {}), /differs from genesis/);
   assert.throws(() => resolveBridgeConfig({ l1Confirmations: '-1' }, g, {}), /integer/);
+  assert.throws(() => resolveBridgeConfig({ l1Confirmations: 'soon' }, g, {}), /finalized/);
+  assert.equal(resolveBridgeConfig({ l1Confirmations: 'finalized' }, g, {})!.confirmations, 'finalized');
+  // without a depth in genesis or in the node's options, deposits wait for L1 finality
+  g.bridge = { l1ChainId: 31337, vault: bob, checkpoints: alice };
+  assert.equal(resolveBridgeConfig({}, g, {})!.confirmations, 'finalized');
+  assert.equal(resolveBridgeConfig({}, g, {})!.chain.confirmations, 'finalized');
+  g.bridge = { l1ChainId: 31337, vault: bob, checkpoints: alice, confirmations: 'latest' };
+  assert.throws(() => resolveBridgeConfig({}, g, {}), (e: unknown) => isPocError(e, 'BRIDGE_CONFIG_INVALID'));
 });
 
 test('prover: proof at a checkpoint height covers earlier withdrawals only and checks the root', () => {
