@@ -12,6 +12,7 @@ import { loadGenesis, type Genesis } from '../chain/genesis.ts';
 import { buildGenesis, DEV_CHAIN_ID } from '../chain/devgenesis.ts';
 import { PocNode } from '../consensus/node.ts';
 import { CLIENT_VERSION } from '../chain/rpc/eth.ts';
+import { DEFAULT_RPC_CALL_QUEUE, DEFAULT_RPC_CALL_WORKERS, DEFAULT_RPC_EVM_TIMEOUT_MS, DEFAULT_RPC_GAS_CAP } from '../chain/rpc/limits.ts';
 import { isPocError } from '../lib/errors.ts';
 import { createPlugins, registerCommands } from './plugins.ts';
 
@@ -22,6 +23,13 @@ program.name('pocchain').description('pocchain: an EVM sidechain for decentraliz
 function fail(message: string): never {
   process.stderr.write(message + '\n');
   process.exit(1);
+}
+
+/** A whole number flag > 0 (>= 0 with zeroOk), or exit with an error naming the flag. */
+function positive<T extends number | bigint>(v: unknown, flag: string, as: (s: string) => T, zeroOk = false): T {
+  const s = String(v);
+  if (!/^[0-9]+$/.test(s) || (!zeroOk && /^0+$/.test(s))) fail(`error: ${flag} must be a whole number${zeroOk ? '' : ' above 0'}, got ${JSON.stringify(v)}`);
+  return as(s);
 }
 
 /** Config precedence: defaults < config file < environment (POCCHAIN_*) < flags. */
@@ -75,6 +83,10 @@ program
   .option('--dev', 'development chain: one validator, the test mnemonic\'s first 10 accounts funded', false)
   .option('--rpc-host <host>', 'JSON-RPC listen host', '127.0.0.1')
   .option('--rpc-port <port>', 'JSON-RPC listen port (http and ws)', '8545')
+  .option('--rpc-gas-cap <gas>', 'gas cap of one eth_call / eth_estimateGas', String(DEFAULT_RPC_GAS_CAP))
+  .option('--rpc-evm-timeout <ms>', 'wall time of one eth_call / eth_estimateGas before it is aborted', String(DEFAULT_RPC_EVM_TIMEOUT_MS))
+  .option('--rpc-call-workers <n>', 'worker threads running eth_call / eth_estimateGas', String(DEFAULT_RPC_CALL_WORKERS))
+  .option('--rpc-call-queue <n>', 'calls that may wait for a worker; more are refused', String(DEFAULT_RPC_CALL_QUEUE))
   .option('--block-time <ms>', 'block interval in milliseconds', '1000')
   .option('--chain-id <id>', 'chain id for --dev', String(DEV_CHAIN_ID))
   .option('--p2p-host <host>', 'libp2p listen host', '127.0.0.1')
@@ -135,7 +147,14 @@ program
       node = await PocNode.start({
         datadir: join(datadir, 'chaindata'),
         genesis,
-        rpc: { host: c.rpcHost, port: Number(c.rpcPort) },
+        rpc: {
+          host: c.rpcHost,
+          port: Number(c.rpcPort),
+          gasCap: positive(c.rpcGasCap, '--rpc-gas-cap', BigInt),
+          evmTimeoutMs: positive(c.rpcEvmTimeout, '--rpc-evm-timeout', Number),
+          callWorkers: positive(c.rpcCallWorkers, '--rpc-call-workers', Number),
+          callQueue: positive(c.rpcCallQueue, '--rpc-call-queue', Number, true),
+        },
         coinbase,
         blockTimeMs: Number(c.blockTime),
         bft: {

@@ -126,7 +126,9 @@ export class ChainStore {
 
   /** Open (or create) the database under `dir`. */
   static async open(dir: string): Promise<ChainStore> {
-    const level = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    // multithreading: the RPC's call workers (chain/rpc/call-worker.ts) open the same location
+    // from their threads to read committed state; classic-level then shares one native handle.
+    const level = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', multithreading: true });
     try {
       await level.open();
     } catch (e) {

@@ -10,6 +10,8 @@ import { Chain } from '../chain/chain.ts';
 import { TxPool, type TxPoolOptions } from '../chain/txpool.ts';
 import { registerTxWorkMetrics } from '../chain/metrics.ts';
 import { createEthApi } from '../chain/rpc/eth.ts';
+import { WorkerCallRunner } from '../chain/rpc/call-pool.ts';
+import { DEFAULT_RPC_CALL_QUEUE, DEFAULT_RPC_CALL_WORKERS, DEFAULT_RPC_EVM_TIMEOUT_MS } from '../chain/rpc/limits.ts';
 import { RpcServer, type RpcMethod } from '../chain/rpc/server.ts';
 import type { Genesis } from '../chain/genesis.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
@@ -24,7 +26,15 @@ import { RpcError, RPC } from '../chain/rpc/server.ts';
 export interface NodeOptions {
   datadir: string;
   genesis: Genesis;
-  rpc: { host?: string; port: number };
+  rpc: {
+    host?: string;
+    port: number;
+    /** eth_call / eth_estimateGas: gas cap, wall time per call, worker threads, waiting calls (chain/rpc/limits.ts defaults) */
+    gasCap?: bigint;
+    evmTimeoutMs?: number;
+    callWorkers?: number;
+    callQueue?: number;
+  };
   /** coinbase for produced blocks (validator address) */
   coinbase: Uint8Array;
   blockTimeMs: number;
@@ -61,9 +71,9 @@ export class PocNode {
   private plugins: NodePlugin[] = [];
   p2p?: P2PNode;
   bft?: BftDriver;
-  private stopFilters: () => void;
+  private stopFilters: () => Promise<void>;
 
-  private constructor(chain: Chain, pool: TxPool, rpc: RpcServer, metrics: Metrics, logger: Logger, stopFilters: () => void) {
+  private constructor(chain: Chain, pool: TxPool, rpc: RpcServer, metrics: Metrics, logger: Logger, stopFilters: () => Promise<void>) {
     this.chain = chain;
     this.pool = pool;
     this.rpc = rpc;
@@ -80,6 +90,22 @@ export class PocNode {
     const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: combineHooks(plugins.map((p) => p.hooks)) });
     const pool = new TxPool(chain, o.pool);
     registerTxWorkMetrics(metrics.registry, chain.counters);
+    const calls = new WorkerCallRunner({
+      location: chain.store.level.location,
+      chainId: chain.chainId,
+      workers: o.rpc.callWorkers ?? DEFAULT_RPC_CALL_WORKERS,
+      queue: o.rpc.callQueue ?? DEFAULT_RPC_CALL_QUEUE,
+      timeoutMs: o.rpc.evmTimeoutMs ?? DEFAULT_RPC_EVM_TIMEOUT_MS,
+      logger,
+      onJob: (outcome) => metrics.rpcCalls.inc({ outcome }),
+    });
+    try {
+      await calls.start();
+    } catch (e) {
+      await calls.stop();
+      await chain.close();
+      throw e;
+    }
     const dev = o.devAccounts;
     let api: ReturnType<typeof createEthApi>;
     const devSigner = dev
@@ -108,7 +134,7 @@ export class PocNode {
         }
       : undefined;
     let node: PocNode | undefined;
-    api = createEthApi({ chain, pool, ...(devSigner ? { devSigner } : {}), syncing: () => {
+    api = createEthApi({ chain, pool, calls, ...(o.rpc.gasCap !== undefined ? { rpcGasCap: o.rpc.gasCap } : {}), ...(devSigner ? { devSigner } : {}), syncing: () => {
       const b = node?.bft?.status();
       return b && b.syncing ? { startingBlock: 0n, currentBlock: chain.head.header.number, highestBlock: BigInt(Math.max(b.height - 1, Number(chain.head.header.number))) } : false;
     } });
@@ -173,6 +199,7 @@ export class PocNode {
         ...Object.assign({}, ...plugins.map((p) => p.routes ?? {})),
       },
       logger,
+      onSlowClient: () => metrics.rpcSlowClients.inc(),
       onCall: (method, ok, s) => {
         const known = method in api.methods ? method : 'other';
         metrics.rpcRequests.inc({ method: known, status: ok ? 'ok' : 'error' });
@@ -182,11 +209,15 @@ export class PocNode {
     try {
       await rpc.start();
     } catch (e) {
+      await calls.stop();
       await chain.close();
       throw e;
     }
     metrics.headBlock.set(Number(chain.head.header.number));
-    node = new PocNode(chain, pool, rpc, metrics, logger, () => api.filters.stop());
+    node = new PocNode(chain, pool, rpc, metrics, logger, async () => {
+      api.filters.stop();
+      await calls.stop();
+    });
     node.plugins = plugins;
     try {
       node.p2p = new P2PNode({ config: { chainId: chain.chainId, keyFile: join(o.bft.dir, 'p2p.key'), host: o.bft.p2pHost ?? '127.0.0.1', port: o.bft.p2pPort, bootstrap: o.bft.bootstrap }, logger });
@@ -223,7 +254,7 @@ export class PocNode {
     for (const p of [...this.plugins].reverse()) await p.stop?.().catch(() => {});
     await this.p2p?.stop();
     await this.rpc.stop();
-    this.stopFilters();
+    await this.stopFilters();
     await this.chain.close();
   }
 }

@@ -18,6 +18,8 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     poolRejected: new Counter({ name: 'pocchain_txpool_rejected_total', help: 'Transactions refused by the pool', labelNames: ['reason'] as const, registers: [registry] }),
     rpcRequests: new Counter({ name: 'pocchain_rpc_requests_total', help: 'JSON-RPC calls', labelNames: ['method', 'status'] as const, registers: [registry] }),
     rpcSeconds: new Histogram({ name: 'pocchain_rpc_request_seconds', help: 'JSON-RPC call duration', labelNames: ['method'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
+    rpcCalls: new Counter({ name: 'pocchain_rpc_calls_total', help: 'eth_call/eth_estimateGas jobs on the call workers, by outcome (ok, error, timeout, rejected: queue full)', labelNames: ['outcome'] as const, registers: [registry] }),
+    rpcSlowClients: new Counter({ name: 'pocchain_rpc_ws_slow_closed_total', help: 'Websocket connections closed because their unsent data passed the limit', registers: [registry] }),
     peers: new Gauge({ name: 'pocchain_p2p_peers', help: 'Connected peers', registers: [registry] }),
     commitLatencySeconds: new Histogram({ name: 'pocchain_consensus_commit_latency_seconds', help: 'Time from height start to commit', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry] }),
     consensusRound: new Gauge({ name: 'pocchain_consensus_round', help: 'Current consensus round', registers: [registry] }),

@@ -2,26 +2,22 @@
  * The Ethereum JSON-RPC methods, over a Chain and its TxPool. Reads go to committed state through
  * per-request state copies; writes only through the pool.
  */
-import { createBlock, type Block } from '@ethereumjs/block';
-import { createTx, type TypedTransaction } from '@ethereumjs/tx';
-import { Address, createZeroAddress, bytesToHex, bigIntToHex, intToHex, setLengthLeft } from '@ethereumjs/util';
-import { runTx } from '@ethereumjs/vm';
+import type { Block } from '@ethereumjs/block';
+import { Address, bytesToHex, bigIntToHex, intToHex, setLengthLeft } from '@ethereumjs/util';
 import { getMerkleStateProof } from '@ethereumjs/statemanager';
-import { AbiCoder } from 'ethers';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Chain } from '../chain.ts';
 import type { TxPool } from '../txpool.ts';
-import { systemTxHash } from '../execute.ts';
-import type { StoredLog } from '../store.ts';
-import { formatBlock, formatLog, formatReceipt, formatTx } from './format.ts';
+import { formatBlock, formatReceipt, formatTx } from './format.ts';
 import * as P from './params.ts';
 import { RPC, RpcError, type RpcMethod } from './server.ts';
-import { Filters, type LogFilter } from './filters.ts';
+import { Filters } from './filters.ts';
+import { parseCall, revertError, type CallJob, type CallRunner } from './call.ts';
+import { DEFAULT_RPC_GAS_CAP } from './limits.ts';
+import { LogReader } from './logs.ts';
 
 export const CLIENT_VERSION = `pocchain/v0.1.0/${process.platform}-${process.arch}/node${process.versions.node}`;
 const SUGGESTED_TIP = 1_000_000_000n;
-const MAX_LOG_RANGE = 10_000n;
-const MAX_LOGS = 10_000;
 const q = (n: bigint | number) => (typeof n === 'number' ? intToHex(n) : bigIntToHex(n));
 
 export interface EthApiOptions {
@@ -31,27 +27,19 @@ export interface EthApiOptions {
   devSigner?: { addresses: string[]; sign(tx: Record<string, unknown>): Promise<string> };
   /** extra status for eth_syncing while catching up */
   syncing?: () => false | { startingBlock: bigint; currentBlock: bigint; highestBlock: bigint };
-  /** gas cap for eth_call / estimateGas (default: block gas limit) */
+  /** runs eth_call / eth_estimateGas off the main thread (call-pool.ts) */
+  calls: CallRunner;
+  /** gas cap for eth_call / estimateGas (default DEFAULT_RPC_GAS_CAP, 50M as geth) */
   rpcGasCap?: bigint;
 }
 
-/** Revert data → the message geth gives ("execution reverted: reason"). */
-export function revertError(ret: Uint8Array): RpcError {
-  const data = bytesToHex(ret);
-  let msg = 'execution reverted';
-  if (data.startsWith('0x08c379a0') && ret.length >= 68) {
-    try {
-      msg += ': ' + AbiCoder.defaultAbiCoder().decode(['string'], '0x' + data.slice(10))[0];
-    } catch {
-      /* undecodable reason: keep the plain message */
-    }
-  }
-  return new RpcError(RPC.REVERTED, msg, data);
-}
+/** Revert data → JSON-RPC error (kept here for importers). */
+export { revertError };
 
-export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMethod>; filters: Filters } {
+export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMethod>; filters: Filters; logs: LogReader } {
   const { chain, pool } = o;
-  const filters = new Filters(chain, pool, (f, from, to) => getLogs(f, from, to));
+  const logs = new LogReader(chain);
+  const filters = new Filters(chain, pool, logs);
 
   async function resolveBlock(tag: P.BlockTag): Promise<Block> {
     if (tag.kind === 'latest' || tag.kind === 'pending') return chain.head;
@@ -71,93 +59,11 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
     return { block: b, state: await chain.stateAt(b.header.stateRoot) };
   }
 
-  /** Logs of a block with their block-wide indices, including system logs. */
-  async function blockLogs(b: Block): Promise<{ log: StoredLog; txHash: Uint8Array; txIndex: number; logIndex: number }[]> {
-    const receipts = await chain.getReceipts(b.hash());
-    const out: { log: StoredLog; txHash: Uint8Array; txIndex: number; logIndex: number }[] = [];
-    let li = 0;
-    receipts.forEach((r, i) => {
-      const txHash = i < b.transactions.length ? b.transactions[i]!.hash() : systemTxHash(b.header.number);
-      for (const log of r.logs) out.push({ log, txHash, txIndex: i, logIndex: li++ });
-    });
-    return out;
-  }
-
-  async function getLogs(f: LogFilter, from: bigint, to: bigint): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    const blocks: Block[] = [];
-    if (f.blockHash) {
-      const b = await chain.getBlockByHash(f.blockHash);
-      if (!b) throw new RpcError(RPC.SERVER, 'unknown block');
-      blocks.push(b);
-    }
-    const head = chain.head.header.number;
-    if (to > head) to = head;
-    for (let n = from; !f.blockHash && n <= to; n++) {
-      const b = await chain.getBlockByNumber(n);
-      if (b) blocks.push(b);
-    }
-    for (const b of blocks) {
-      for (const l of await blockLogs(b)) {
-        if (!Filters.matches(f, l.log)) continue;
-        out.push(formatLog(l.log, { block: b, txHash: l.txHash, txIndex: l.txIndex, logIndex: l.logIndex }));
-        if (out.length > MAX_LOGS) throw new RpcError(RPC.LIMIT, `query returned more than ${MAX_LOGS} results`);
-      }
-    }
-    return out;
-  }
-
-  /** A tx from an RPC call object with an arbitrary sender (not signed), for call/estimate. */
-  function callTx(c: Record<string, unknown>, gasLimit: bigint, baseFee: bigint): { tx: TypedTransaction; from: Address } {
-    const from = c.from !== undefined && c.from !== null ? new Address(P.address(c.from, 'from')) : createZeroAddress();
-    const input = c.input ?? c.data;
-    const txData: Record<string, unknown> = {
-      to: c.to === undefined || c.to === null ? undefined : P.address(c.to, 'to'),
-      data: input === undefined ? new Uint8Array() : P.data(input, 'input'),
-      value: P.optQuantity(c.value, 'value') ?? 0n,
-      gasLimit,
-      nonce: 0n,
-    };
-    const gasPrice = P.optQuantity(c.gasPrice, 'gasPrice');
-    const maxFee = P.optQuantity(c.maxFeePerGas, 'maxFeePerGas');
-    const tip = P.optQuantity(c.maxPriorityFeePerGas, 'maxPriorityFeePerGas');
-    if (gasPrice !== undefined) txData.gasPrice = gasPrice;
-    else {
-      txData.type = 2;
-      txData.maxFeePerGas = maxFee ?? baseFee;
-      txData.maxPriorityFeePerGas = tip ?? 0n;
-    }
-    const tx = createTx(txData as any, { common: chain.common, freeze: false });
-    (tx as any).getSenderAddress = () => from;
-    return { tx, from };
-  }
-
-  /** Run a call object as a tx (nonce/balance checks skipped); state is rolled back. */
-  async function simulate(c: Record<string, unknown>, tag: unknown, gasLimit: bigint) {
+  /** A call job on the block `tag` names (resolved here, run by the call runner). */
+  async function callJob(kind: CallJob['kind'], c: unknown, tag: unknown): Promise<CallJob> {
+    const call = parseCall(P.object(c, 'call'));
     const b = await resolveBlock(P.blockTag(tag));
-    const vm = await chain.vmAt(b.header.stateRoot);
-    const { tx } = callTx(c, gasLimit, 0n);
-    // Calls pay no fee: simulate with a zero base fee on the block's context.
-    const block = createBlock({ header: { ...b.header.toJSON(), baseFeePerGas: 0n, gasLimit: gasLimit > b.header.gasLimit ? gasLimit : b.header.gasLimit } }, { common: chain.common, setHardfork: false, skipConsensusFormatValidation: true });
-    await vm.stateManager.checkpoint();
-    try {
-      return await runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true });
-    } finally {
-      await vm.stateManager.revert();
-    }
-  }
-
-  function capOf(c: Record<string, unknown>): bigint {
-    const cap = o.rpcGasCap ?? chain.head.header.gasLimit;
-    const g = P.optQuantity(c.gas, 'gas');
-    return g !== undefined && g < cap ? g : cap;
-  }
-
-  function failure(res: Awaited<ReturnType<typeof simulate>>): RpcError | undefined {
-    const err = res.execResult.exceptionError;
-    if (!err) return undefined;
-    if (err.error === 'revert') return revertError(res.execResult.returnValue);
-    return new RpcError(RPC.SERVER, err.error);
+    return { kind, block: { stateRoot: b.header.stateRoot, header: b.header.toJSON() }, call, gasCap: o.rpcGasCap ?? DEFAULT_RPC_GAS_CAP };
   }
 
   const methods: Record<string, RpcMethod> = {
@@ -210,37 +116,8 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
       const { state } = await stateFor(tag);
       return getMerkleStateProof(state, addr, keys);
     },
-    eth_call: async ([c, tag]) => {
-      const call = P.object(c, 'call');
-      const res = await simulate(call, tag, capOf(call));
-      const f = failure(res);
-      if (f) throw f;
-      return bytesToHex(res.execResult.returnValue);
-    },
-    eth_estimateGas: async ([c, tag]) => {
-      const call = P.object(c, 'call');
-      const cap = capOf(call);
-      const first = await simulate(call, tag, cap);
-      const f = failure(first);
-      if (f) throw f.code === RPC.SERVER ? new RpcError(RPC.SERVER, `gas required exceeds allowance (${cap})`) : f;
-      // Binary search for the lowest limit that succeeds (refunds and the 63/64 rule make it
-      // higher than gas used), to within 0.5%, starting from geth's optimistic guess.
-      let lo = first.totalGasSpent - 1n;
-      let hi = cap;
-      const guess = ((first.totalGasSpent + first.gasRefund + 2300n) * 64n) / 63n;
-      if (guess < hi) {
-        const r = await simulate(call, tag, guess);
-        if (!r.execResult.exceptionError) hi = guess;
-        else lo = guess;
-      }
-      while (hi - lo > 1n && (hi - lo) * 1000n > hi * 5n) {
-        const mid = (hi + lo) / 2n;
-        const r = await simulate(call, tag, mid);
-        if (r.execResult.exceptionError) lo = mid;
-        else hi = mid;
-      }
-      return q(hi);
-    },
+    eth_call: async ([c, tag]) => o.calls.run(await callJob('call', c, tag)),
+    eth_estimateGas: async ([c, tag]) => o.calls.run(await callJob('estimateGas', c, tag)),
     eth_sendRawTransaction: async ([raw]) => bytesToHex(await pool.addRaw(P.data(raw, 'transaction'))),
     eth_sendTransaction: async ([c]) => {
       if (!o.devSigner) throw new RpcError(RPC.SERVER, 'unknown account: this node holds no keys (use eth_sendRawTransaction)');
@@ -353,11 +230,7 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
     eth_getLogs: async ([f]) => {
       const lf = Filters.parse(P.object(f, 'filter'));
       const head = chain.head.header.number;
-      const from = lf.fromBlock ?? head;
-      const to = lf.toBlock ?? head;
-      if (!lf.blockHash && to >= from && to - from + 1n > MAX_LOG_RANGE) throw new RpcError(RPC.LIMIT, `query exceeds max block range ${MAX_LOG_RANGE}`);
-      if (!lf.blockHash && from > to) return [];
-      return getLogs(lf, from, to);
+      return logs.query(lf, lf.fromBlock ?? head, lf.toBlock ?? head);
     },
     txpool_status: () => {
       const pending = pool.pending().length;
@@ -365,5 +238,5 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
     },
     ...filters.methods(),
   };
-  return { methods, filters };
+  return { methods, filters, logs };
 }

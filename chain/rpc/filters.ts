@@ -1,58 +1,73 @@
 /**
- * Log filters (eth_getLogs criteria), polling filters (eth_newFilter & co., expiring when idle)
- * and websocket subscriptions (newHeads, logs, newPendingTransactions). Fed by the chain's block
- * events and the pool's tx events; never by control flow.
+ * Polling filters (eth_newFilter & co., expiring when idle) and websocket subscriptions
+ * (newHeads, logs, newPendingTransactions). Fed by the chain's block events and the pool's tx
+ * events; never by control flow.
+ *
+ * Memory per filter is constant: a filter is a cursor, not a buffer. A block filter remembers the
+ * next block number, a log filter the next block to scan (its changes are read from the store
+ * with the same caps as eth_getLogs, see logs.ts), a pending-tx filter a position in one shared
+ * ring of recent tx hashes. Filters are counted per client (remote address) and in total;
+ * subscriptions per websocket connection (the server bounds each connection's send buffer).
  */
 import { randomBytes } from 'node:crypto';
 import type { Block } from '@ethereumjs/block';
-import { bytesToHex, equalsBytes } from '@ethereumjs/util';
+import { bytesToHex } from '@ethereumjs/util';
 import type { Chain, CommittedBlockEvent } from '../chain.ts';
 import type { TxPool } from '../txpool.ts';
 import { systemTxHash } from '../execute.ts';
 import type { StoredLog } from '../store.ts';
 import { formatBlock, formatLog } from './format.ts';
+import { FILTER_TTL_MS, MAX_FILTERS, MAX_FILTERS_PER_CLIENT, MAX_SUBS_PER_CONNECTION, PENDING_TX_RING } from './limits.ts';
+import { logMatches, type LogFilter, type LogReader } from './logs.ts';
 import * as P from './params.ts';
 import { RPC, RpcError, type RpcConnection, type RpcMethod } from './server.ts';
 
-export interface LogFilter {
-  fromBlock?: bigint;
-  toBlock?: bigint;
-  blockHash?: Uint8Array;
-  addresses: Uint8Array[];
-  /** per position: null = any, else one of */
-  topics: (Uint8Array[] | null)[];
-}
+export type { LogFilter } from './logs.ts';
 
-const FILTER_TTL_MS = 5 * 60_000;
-const MAX_FILTERS = 1000;
-const MAX_PENDING_EVENTS = 10_000;
-
-type Installed =
-  | { kind: 'logs'; filter: LogFilter; events: Record<string, unknown>[]; touched: number }
-  | { kind: 'blocks'; events: string[]; touched: number }
-  | { kind: 'txs'; events: string[]; touched: number };
+type FilterBody = { kind: 'logs'; filter: LogFilter; next: bigint } | { kind: 'blocks'; next: bigint } | { kind: 'txs'; next: number };
+type Installed = { owner: string; touched: number } & FilterBody;
 
 type Sub = { kind: 'newHeads' | 'newPendingTransactions' } | { kind: 'logs'; filter: LogFilter };
+
+export interface FilterLimits {
+  perClient: number;
+  total: number;
+  subsPerConnection: number;
+  ttlMs: number;
+  txRing: number;
+}
 
 const newId = () => '0x' + randomBytes(16).toString('hex');
 
 export class Filters {
   private readonly installed = new Map<string, Installed>();
+  private readonly perClient = new Map<string, number>();
   private readonly subs = new Map<string, { sub: Sub; conn: RpcConnection }>();
+  private readonly subsPerConn = new Map<number, number>();
+  /** recent pending tx hashes; txRing[i] has sequence number txBase + i */
+  private readonly txRing: string[] = [];
+  private txBase = 0;
   private readonly chain: Chain;
-  private readonly getLogs: (f: LogFilter, from: bigint, to: bigint) => Promise<Record<string, unknown>[]>;
+  private readonly logs: LogReader;
+  private readonly limits: FilterLimits;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(chain: Chain, pool: TxPool, getLogs: (f: LogFilter, from: bigint, to: bigint) => Promise<Record<string, unknown>[]>) {
+  constructor(chain: Chain, pool: TxPool, logs: LogReader, limits: Partial<FilterLimits> = {}) {
     this.chain = chain;
-    this.getLogs = getLogs;
+    this.logs = logs;
+    this.limits = { perClient: MAX_FILTERS_PER_CLIENT, total: MAX_FILTERS, subsPerConnection: MAX_SUBS_PER_CONNECTION, ttlMs: FILTER_TTL_MS, txRing: PENDING_TX_RING, ...limits };
     chain.on('block', (ev) => this.onBlock(ev));
     pool.on('tx', (tx) => this.onTx(bytesToHex(tx.hash())));
-    this.timer = setInterval(() => this.expire(), 30_000).unref();
+    this.timer = setInterval(() => this.expire(), Math.min(30_000, this.limits.ttlMs)).unref();
   }
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /** Filters installed (all clients) and subscriptions open (all connections). */
+  stats(): { filters: number; subscriptions: number } {
+    return { filters: this.installed.size, subscriptions: this.subs.size };
   }
 
   /** Parse an eth_getLogs / eth_newFilter criteria object. */
@@ -72,40 +87,35 @@ export class Filters {
     const to = tagNum(o.toBlock, 'toBlock');
     if (from !== undefined) f.fromBlock = from;
     if (to !== undefined) f.toBlock = to;
-    if (o.address !== undefined && o.address !== null) f.addresses = (Array.isArray(o.address) ? o.address : [o.address]).map((a) => P.address(a, 'address'));
+    if (o.address !== undefined && o.address !== null) {
+      const list = Array.isArray(o.address) ? o.address : [o.address];
+      if (list.length > 1000) throw new RpcError(RPC.INVALID_PARAMS, `invalid argument: at most 1000 addresses per filter (got ${list.length})`);
+      f.addresses = list.map((a) => P.address(a, 'address'));
+    }
     if (o.topics !== undefined && o.topics !== null) {
       if (!Array.isArray(o.topics) || o.topics.length > 4) throw new RpcError(RPC.INVALID_PARAMS, 'invalid argument: topics must be an array of at most 4 entries');
-      f.topics = o.topics.map((t) => (t === null ? null : (Array.isArray(t) ? t : [t]).map((x) => P.hash(x, 'topic'))));
+      f.topics = o.topics.map((t) => {
+        if (t === null) return null;
+        const alts = Array.isArray(t) ? t : [t];
+        if (alts.length > 1000) throw new RpcError(RPC.INVALID_PARAMS, `invalid argument: at most 1000 alternatives per topic (got ${alts.length})`);
+        return alts.map((x) => P.hash(x, 'topic'));
+      });
     }
     return f;
   }
 
-  static matches(f: LogFilter, l: StoredLog): boolean {
-    if (f.addresses.length && !f.addresses.some((a) => equalsBytes(a, l.address))) return false;
-    for (let i = 0; i < f.topics.length; i++) {
-      const want = f.topics[i];
-      if (!want || want.length === 0) continue;
-      const t = l.topics[i];
-      if (!t || !want.some((w) => equalsBytes(w, t))) return false;
-    }
-    return true;
-  }
-
   private onBlock(ev: CommittedBlockEvent): void {
+    if (this.subs.size === 0) return;
     const b = ev.block;
-    const blockHash = bytesToHex(b.hash());
-    const logs = this.logsOf(b, ev);
-    for (const f of this.installed.values()) {
-      if (f.kind === 'blocks') push(f.events, blockHash);
-      else if (f.kind === 'logs') for (const l of logs) if (Filters.matches(f.filter, l.raw)) push(f.events, l.json);
-    }
+    let logs: ReturnType<Filters['logsOf']> | undefined;
     let head: Record<string, unknown> | undefined;
     for (const [id, { sub, conn }] of this.subs) {
       if (sub.kind === 'newHeads') {
         head ??= (({ transactions, uncles, withdrawals, size, totalDifficulty, ...h }) => h)(formatBlock(b, false) as any);
         conn.notify?.(id, head);
       } else if (sub.kind === 'logs') {
-        for (const l of logs) if (Filters.matches(sub.filter, l.raw)) conn.notify?.(id, l.json);
+        logs ??= this.logsOf(b, ev);
+        for (const l of logs) if (logMatches(sub.filter, l.raw)) conn.notify?.(id, l.json);
       }
     }
   }
@@ -121,19 +131,38 @@ export class Filters {
   }
 
   private onTx(hash: string): void {
-    for (const f of this.installed.values()) if (f.kind === 'txs') push(f.events, hash);
+    this.txRing.push(hash);
+    // drop the oldest half at once: amortised O(1) per tx, between txRing and 2 x txRing kept
+    if (this.txRing.length >= 2 * this.limits.txRing) {
+      this.txRing.splice(0, this.limits.txRing);
+      this.txBase += this.limits.txRing;
+    }
     for (const [id, { sub, conn }] of this.subs) if (sub.kind === 'newPendingTransactions') conn.notify?.(id, hash);
   }
 
   private expire(): void {
     const now = Date.now();
-    for (const [id, f] of this.installed) if (now - f.touched > FILTER_TTL_MS) this.installed.delete(id);
+    for (const [id, f] of this.installed) if (now - f.touched > this.limits.ttlMs) this.remove(id);
   }
 
-  private install(f: Installed): string {
-    if (this.installed.size >= MAX_FILTERS) throw new RpcError(RPC.LIMIT, `too many filters installed (limit ${MAX_FILTERS})`);
+  private remove(id: string): boolean {
+    const f = this.installed.get(id);
+    if (!f) return false;
+    this.installed.delete(id);
+    const n = (this.perClient.get(f.owner) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(f.owner);
+    else this.perClient.set(f.owner, n);
+    return true;
+  }
+
+  private install(conn: RpcConnection, f: FilterBody): string {
+    const owner = conn.client ?? `conn:${conn.id}`;
+    const mine = this.perClient.get(owner) ?? 0;
+    if (mine >= this.limits.perClient) throw new RpcError(RPC.LIMIT, `too many filters: this client has ${mine} installed (limit ${this.limits.perClient} per client); uninstall some with eth_uninstallFilter or let them expire (${this.limits.ttlMs / 1000} s idle)`, { limit: this.limits.perClient });
+    if (this.installed.size >= this.limits.total) throw new RpcError(RPC.LIMIT, `too many filters installed on this node (limit ${this.limits.total}); try again later`, { limit: this.limits.total });
     const id = newId();
-    this.installed.set(id, f);
+    this.installed.set(id, { ...f, owner, touched: Date.now() } as Installed);
+    this.perClient.set(owner, mine + 1);
     return id;
   }
 
@@ -144,23 +173,48 @@ export class Filters {
     return f;
   }
 
+  private async changes(f: Installed): Promise<unknown[]> {
+    const head = this.chain.head.header.number;
+    if (f.kind === 'txs') {
+      const start = Math.max(f.next, this.txBase);
+      f.next = this.txBase + this.txRing.length;
+      return this.txRing.slice(start - this.txBase);
+    }
+    if (f.kind === 'blocks') {
+      let to = head;
+      if (to - f.next + 1n > this.logs.maxRange) to = f.next + this.logs.maxRange - 1n;
+      const out: string[] = [];
+      for (let n = f.next; n <= to; n++) {
+        const b = await this.chain.getBlockByNumber(n);
+        if (b) out.push(bytesToHex(b.hash()));
+      }
+      if (to >= f.next) f.next = to + 1n;
+      return out;
+    }
+    const from = f.filter.fromBlock !== undefined && f.filter.fromBlock > f.next ? f.filter.fromBlock : f.next;
+    const to = f.filter.toBlock !== undefined && f.filter.toBlock < head ? f.filter.toBlock : head;
+    const res = await this.logs.changes(f.filter, from, to);
+    f.next = res.next > f.next ? res.next : f.next;
+    return res.logs;
+  }
+
   methods(): Record<string, RpcMethod> {
+    const next = () => this.chain.head.header.number + 1n;
     return {
-      eth_newFilter: ([o]) => this.install({ kind: 'logs', filter: Filters.parse(P.object(o, 'filter')), events: [], touched: Date.now() }),
-      eth_newBlockFilter: () => this.install({ kind: 'blocks', events: [], touched: Date.now() }),
-      eth_newPendingTransactionFilter: () => this.install({ kind: 'txs', events: [], touched: Date.now() }),
-      eth_uninstallFilter: ([id]) => typeof id === 'string' && this.installed.delete(id),
-      eth_getFilterChanges: ([id]) => {
-        const f = this.get(id);
-        const ev = f.events;
-        f.events = [] as any;
-        return ev;
+      eth_newFilter: ([o], conn) => {
+        const filter = Filters.parse(P.object(o, 'filter'));
+        if (filter.blockHash) throw new RpcError(RPC.INVALID_PARAMS, 'invalid argument: blockHash is not supported by eth_newFilter (use eth_getLogs)');
+        return this.install(conn, { kind: 'logs', filter, next: next() });
       },
+      eth_newBlockFilter: (_p, conn) => this.install(conn, { kind: 'blocks', next: next() }),
+      eth_newPendingTransactionFilter: (_p, conn) => this.install(conn, { kind: 'txs', next: this.txBase + this.txRing.length }),
+      eth_uninstallFilter: ([id]) => typeof id === 'string' && this.remove(id),
+      eth_getFilterChanges: ([id]) => this.changes(this.get(id)),
       eth_getFilterLogs: async ([id]) => {
         const f = this.get(id);
         if (f.kind !== 'logs') throw new RpcError(RPC.SERVER, 'filter not found');
         const head = this.chain.head.header.number;
-        return this.getLogs(f.filter, f.filter.fromBlock ?? head, f.filter.toBlock ?? head);
+        return this.logs.query(f.filter, f.filter.fromBlock ?? head, f.filter.toBlock ?? head);
       },
       eth_subscribe: ([kind, opts], conn) => {
         if (!conn.notify) throw new RpcError(RPC.METHOD_NOT_FOUND, 'notifications not supported: use a websocket connection');
@@ -168,17 +222,26 @@ export class Filters {
         if (kind === 'newHeads' || kind === 'newPendingTransactions') sub = { kind };
         else if (kind === 'logs') sub = { kind, filter: Filters.parse(opts === undefined ? {} : P.object(opts, 'filter')) };
         else throw new RpcError(RPC.INVALID_PARAMS, `invalid argument: unsupported subscription ${JSON.stringify(kind)}`);
+        const mine = this.subsPerConn.get(conn.id) ?? 0;
+        if (mine >= this.limits.subsPerConnection) throw new RpcError(RPC.LIMIT, `too many subscriptions on this connection: ${mine} (limit ${this.limits.subsPerConnection}); eth_unsubscribe some first`, { limit: this.limits.subsPerConnection });
         const id = newId();
         this.subs.set(id, { sub, conn });
-        conn.onClose?.(() => this.subs.delete(id));
+        if (!this.subsPerConn.has(conn.id)) conn.onClose?.(() => this.dropConnection(conn.id));
+        this.subsPerConn.set(conn.id, mine + 1);
         return id;
       },
-      eth_unsubscribe: ([id]) => typeof id === 'string' && this.subs.delete(id),
+      eth_unsubscribe: ([id], conn) => {
+        const s = typeof id === 'string' ? this.subs.get(id) : undefined;
+        if (!s || s.conn.id !== conn.id) return false;
+        this.subs.delete(id as string);
+        this.subsPerConn.set(conn.id, Math.max(0, (this.subsPerConn.get(conn.id) ?? 1) - 1));
+        return true;
+      },
     };
   }
-}
 
-function push<T>(arr: T[], v: T) {
-  if (arr.length >= MAX_PENDING_EVENTS) arr.shift();
-  arr.push(v);
+  private dropConnection(connId: number): void {
+    for (const [id, s] of this.subs) if (s.conn.id === connId) this.subs.delete(id);
+    this.subsPerConn.delete(connId);
+  }
 }

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '../../lib/log.ts';
+import { WS_CLOSE_SLOW, WS_MAX_BUFFERED_BYTES } from './limits.ts';
 
 /** An error returned to the client as a JSON-RPC error object. */
 export class RpcError extends Error {
@@ -31,6 +32,8 @@ export const RPC = {
 /** A connection a method is called from; ws connections can receive notifications. */
 export interface RpcConnection {
   id: number;
+  /** who is calling (remote address): per-client quotas (filters) are counted by it */
+  client?: string;
   notify?: (subscription: string, result: unknown) => void;
   onClose?: (fn: () => void) => void;
 }
@@ -45,7 +48,11 @@ export interface RpcServerOptions {
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   maxBodyBytes?: number;
   maxBatch?: number;
+  /** bytes a websocket may have queued unsent before it is closed as too slow (WS_MAX_BUFFERED_BYTES) */
+  maxWsBufferedBytes?: number;
   logger?: Logger;
+  /** a websocket closed because its reader fell behind (metrics) */
+  onSlowClient?: () => void;
   onCall?: (method: string, ok: boolean, seconds: number) => void;
 }
 
@@ -54,13 +61,13 @@ type Req = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown
 let nextConnId = 1;
 
 export class RpcServer {
-  private readonly opts: Required<Omit<RpcServerOptions, 'routes' | 'onCall'>> & Pick<RpcServerOptions, 'routes' | 'onCall'>;
+  private readonly opts: Required<Omit<RpcServerOptions, 'routes' | 'onCall' | 'onSlowClient'>> & Pick<RpcServerOptions, 'routes' | 'onCall' | 'onSlowClient'>;
   private server?: Server;
   private wss?: WebSocketServer;
   private readonly log: Logger;
 
   constructor(opts: RpcServerOptions) {
-    this.opts = { host: '127.0.0.1', maxBodyBytes: 5 * 1024 * 1024, maxBatch: 1000, logger: silentLogger, ...opts };
+    this.opts = { host: '127.0.0.1', maxBodyBytes: 5 * 1024 * 1024, maxBatch: 1000, maxWsBufferedBytes: WS_MAX_BUFFERED_BYTES, logger: silentLogger, ...opts };
     this.log = this.opts.logger.child({ module: 'rpc' });
   }
 
@@ -69,7 +76,7 @@ export class RpcServer {
     const server = createServer((req, res) => void this.onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxBodyBytes });
     server.on('upgrade', (req, socket, head) => {
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.onWs(ws));
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.onWs(ws, req.socket.remoteAddress ?? 'unknown'));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -135,25 +142,38 @@ export class RpcServer {
       chunks.push(c);
     }
     if (tooBig) return send(413, { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: `request body too large: limit ${this.opts.maxBodyBytes} bytes` } });
-    const reply = await this.handleText(Buffer.concat(chunks).toString('utf8'), { id: nextConnId++ });
+    const reply = await this.handleText(Buffer.concat(chunks).toString('utf8'), { id: nextConnId++, client: req.socket.remoteAddress ?? 'unknown' });
     if (reply === undefined) return void res.writeHead(204).end();
     send(200, reply);
   }
 
-  private onWs(ws: WebSocket): void {
+  private onWs(ws: WebSocket, client: string): void {
     const closers: (() => void)[] = [];
+    const limit = this.opts.maxWsBufferedBytes;
+    // Backpressure: a reader that does not keep up is closed, never buffered for without bound.
+    // Memory per connection stays under the limit plus one message (close() flushes then ends;
+    // ws destroys the socket if the peer never reads the close frame).
+    const send = (msg: unknown) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > limit) {
+        this.log.warn({ client, buffered: ws.bufferedAmount, limit }, 'websocket reader too slow: closing');
+        this.opts.onSlowClient?.();
+        ws.close(WS_CLOSE_SLOW, `too slow: more than ${limit} bytes of unsent responses/notifications`);
+        return;
+      }
+      ws.send(JSON.stringify(msg));
+    };
     const conn: RpcConnection = {
       id: nextConnId++,
-      notify: (subscription, result) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription, result } }));
-      },
+      client,
+      notify: (subscription, result) => send({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription, result } }),
       onClose: (fn) => closers.push(fn),
     };
     ws.on('message', async (data) => {
       const reply = await this.handleText(data.toString(), conn);
-      if (reply !== undefined && ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+      if (reply !== undefined) send(reply);
     });
-    ws.on('close', () => closers.forEach((f) => f()));
+    ws.on('close', () => closers.splice(0).forEach((f) => f()));
     ws.on('error', () => ws.terminate());
   }
 
