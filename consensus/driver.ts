@@ -35,6 +35,7 @@ import { inputOfWalRecord, Wal, walRecordOfInput } from './bft/wal.ts';
 import { ValidatorSet } from './validators.ts';
 import { decodeEnvelope, decodeSys, encodeEnvelope, encodeSys, sysHash, type Deposit, type SysData } from './envelope.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import { HEIGHT_AHEAD, ROUND_WINDOW } from './limits.ts';
 import type { Metrics } from '../lib/metrics.ts';
 
 const packr = new Packr({ useRecords: false, useBigIntExtension: true });
@@ -213,7 +214,8 @@ export class BftDriver {
   }
 
   private async process(input: BftInput, e: Enq): Promise<void> {
-    if (!e.replay && !e.walDone) await this.wal.append(walRecordOfInput(input), { sync: !!e.own });
+    const rec = e.replay || e.walDone ? null : walRecordOfInput(input);
+    if (rec !== null) await this.wal.append(rec, { sync: !!e.own });
     const before = `${this.state.height}/${this.state.round}/${this.state.step}`;
     const { state, outputs } = step(this.state, input);
     this.state = state;
@@ -411,8 +413,11 @@ export class BftDriver {
       return 'reject';
     }
     const h = m.kind === 'vote' ? m.vote.height : m.proposal.height;
-    // far from our height: not useful now (sync will catch up), not the sender's fault either
-    if (h < this.state.height - 1 || h > this.state.height + 2) return 'ignore';
+    const r = m.kind === 'vote' ? m.vote.round : m.proposal.round;
+    // Bounded before any signature check or set computation: far heights (sync will catch up)
+    // and far rounds are not useful now, and not provably the sender's fault either.
+    if (h < this.state.height - 1 || h > this.state.height + HEIGHT_AHEAD) return 'ignore';
+    if (r > (h === this.state.height ? this.state.round : 0) + ROUND_WINDOW) return 'ignore';
     const set = this.setAt(h);
     if (m.kind === 'vote') {
       if (!verifyVoteSignature(m.vote, set, this.chainId)) return 'reject';

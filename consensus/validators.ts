@@ -26,6 +26,8 @@ export const MAX_TOTAL_VOTING_POWER = (2n ** 63n - 1n) / 8n;
 /** Largest validator count: keeps commits and vote bitmaps bounded. */
 export const MAX_VALIDATORS = 10_000;
 const PRIORITY_WINDOW_SIZE_FACTOR = 2n;
+/** Most increments one proposerForRound call may do (far rounds are bounded by the callers). */
+export const MAX_ROUND_STEPS = 100_000;
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
@@ -92,7 +94,16 @@ export class ValidatorSet {
   private readonly entries: Entry[];
   private readonly proposerIdx: number;
   private readonly indexByKey: Map<string, number>;
-  private readonly roundCache = new Map<number, number>();
+  /**
+   * Proposer of each round of this set's height, filled in order on demand: `rounds[r]` for
+   * r ≥ 1, computed from `cursor` (the priorities after `rounds.length - 1` increments), one
+   * O(validators) increment per new round. Weighted round-robin returns to its start state after
+   * a cycle; once that is seen (`period`), any round is a lookup — a far round costs nothing.
+   */
+  private rounds: number[] = [];
+  private cursor: Entry[] | null = null;
+  private start: bigint[] | null = null;
+  private period = 0;
 
   private constructor(entries: Entry[], proposerIdx: number, indexByKey?: Map<string, number>) {
     this.entries = entries;
@@ -201,16 +212,35 @@ export class ValidatorSet {
     return this.proposerIdx;
   }
 
-  /** Proposer index for `round` at this set's height: the set incremented `round` times. */
+  /**
+   * Proposer index for `round` at this set's height: the set incremented `round` times (CometBFT
+   * IncrementProposerPriority(round)). Amortised O(validators) per round reached in order; rounds
+   * past the detected cycle are O(1). Callers bound rounds first (consensus/bft/limits.ts): a
+   * round beyond the step budget with no cycle found yet is refused, never looped to.
+   */
   proposerForRound(round: number): number {
+    if (!Number.isSafeInteger(round) || round < 0) throw bad('round must be a non-negative integer');
     if (round === 0) return this.proposerIdx;
-    let idx = this.roundCache.get(round);
-    if (idx === undefined) {
-      idx = this.incremented(round).proposerIdx;
-      if (this.roundCache.size > 64) this.roundCache.clear();
-      this.roundCache.set(round, idx);
+    if (this.period > 0) return this.rounds[((round - 1) % this.period) + 1]!;
+    if (round < this.rounds.length) return this.rounds[round]!;
+    if (!this.cursor) {
+      this.cursor = this.entries.map((e) => ({ ...e }));
+      rescale(this.cursor, PRIORITY_WINDOW_SIZE_FACTOR * this.totalPower);
+      shiftByAverage(this.cursor);
+      this.start = this.cursor.map((e) => e.priority);
+      this.rounds = [this.proposerIdx];
     }
-    return idx;
+    if (round - this.rounds.length >= MAX_ROUND_STEPS) throw bad('round too far ahead to compute its proposer', { round, computed: this.rounds.length - 1 });
+    while (this.rounds.length <= round) {
+      this.rounds.push(incrementOnce(this.cursor, this.totalPower));
+      if (this.cursor.every((e, i) => e.priority === this.start![i])) {
+        this.period = this.rounds.length - 1;
+        this.cursor = null;
+        this.start = null;
+        return this.rounds[((round - 1) % this.period) + 1]!;
+      }
+    }
+    return this.rounds[round]!;
   }
 
   /** The set for the next height (CometBFT: state.NextValidators.CopyIncrementProposerPriority(1)). */

@@ -14,7 +14,15 @@
  *
  * Line references (L22, L28, ...) are to Algorithm 1 of the paper. Departures, all as CometBFT:
  * - valid(v) is answered asynchronously: `validateBlock` goes out, `blockValidity` comes back;
- *   rules needing valid(v) wait for it (the propose timeout still bounds the wait).
+ *   rules needing valid(v) wait for it. The answer has three values: valid, invalid, and
+ *   cannot-judge (this node's L1 view or clock is behind); only valid lets us prevote the block.
+ *   When the propose timeout fires while the proposal we received is still being validated, we
+ *   wait once more (`awaiting` timeout, sized by the driver from the block's gas) instead of
+ *   prevoting nil: a slow validation must not fail the round.
+ * - a verdict is not final until it is valid: when +2/3 precommit (or a synced commit certifies)
+ *   a block we judged invalid or could not judge, it is re-validated once with `decided` (the
+ *   driver then checks only what it can: execution and signatures) and committed if that passes.
+ *   Verdicts are not written to the WAL, so a restart re-asks instead of replaying a stale one.
  * - getValue() is asynchronous: `buildBlock` goes out, `ownBlock` comes back.
  * - every node (proposer included) schedules the propose timeout.
  * - the decision rule (L49) needs only the block *bytes* for id(v), from any proposal or from
@@ -72,7 +80,7 @@ export type BftInput =
   | { type: 'vote'; vote: Vote; verified?: boolean }
   | { type: 'timeout'; kind: TimeoutKind; height: number; round: number }
   /** Answer to `validateBlock`: 'mismatch' = the bytes do not hash to blockHash (forget them). */
-  | { type: 'blockValidity'; height: number; blockHash: Hash; result: 'valid' | 'invalid' | 'mismatch' }
+  | { type: 'blockValidity'; height: number; blockHash: Hash; result: BlockValidity }
   /** Answer to `buildBlock`: the block we propose (trusted as valid). */
   | { type: 'ownBlock'; height: number; round: number; blockHash: Hash; block: Uint8Array }
   /** Block bytes obtained out of band (e.g. fetched after `missingBlock`); validated like any. */
@@ -84,16 +92,23 @@ export type BftInput =
    */
   | { type: 'syncCommit'; commit: Commit; block: Uint8Array | null };
 
+/** 'mismatch' = the bytes do not hash to blockHash; 'cannot-judge' = our view (L1, clock) is behind. */
+export type BlockValidity = 'valid' | 'invalid' | 'mismatch' | 'cannot-judge';
+
 export type BftOutput =
   /** Sign (PrivValidator), WAL-append with fsync, publish, then feed back as a `proposal` input. */
   | { type: 'broadcastProposal'; proposal: UnsignedProposal }
   /** Sign (PrivValidator), WAL-append with fsync, publish, then feed back as a `vote` input. */
   | { type: 'broadcastVote'; vote: UnsignedVote }
-  | { type: 'scheduleTimeout'; kind: TimeoutKind; height: number; round: number; durationMs: number }
+  /** `awaiting`: the propose timeout extended while this proposed block is validated (the driver sizes it from the block). */
+  | { type: 'scheduleTimeout'; kind: TimeoutKind; height: number; round: number; durationMs: number; awaiting?: Hash }
   /** We propose this round: build a block on the last committed one, answer with `ownBlock`. */
   | { type: 'buildBlock'; height: number; round: number }
-  /** Check hash(block) == blockHash and execute it; answer with `blockValidity`. */
-  | { type: 'validateBlock'; height: number; round: number; blockHash: Hash; block: Uint8Array }
+  /**
+   * Check hash(block) == blockHash and execute it; answer with `blockValidity`. `decided`: +2/3
+   * committed this block; check what can be checked (execution, signatures), not the local views.
+   */
+  | { type: 'validateBlock'; height: number; round: number; blockHash: Hash; block: Uint8Array; decided?: boolean }
   /** +2/3 precommitted a block whose bytes we lack: fetch them, answer with `block`. */
   | { type: 'missingBlock'; height: number; round: number; blockHash: Hash }
   /** Decided. Store block + commit, then (after any commit delay) send `startHeight` for height+1. */
@@ -127,7 +142,7 @@ export interface RoundState {
   proposal?: Proposal;
 }
 
-type Validity = 'unknown' | 'pending' | 'valid' | 'invalid';
+type Validity = 'unknown' | 'pending' | 'valid' | 'invalid' | 'cannot-judge';
 
 interface BlockEntry {
   hash: Hash;
@@ -450,14 +465,23 @@ function ensureBlock(s: BftState, hash: Hash, block: Uint8Array | null, round: n
   return e;
 }
 
-function onValidity(s: BftState, height: number, hash: Hash, result: 'valid' | 'invalid' | 'mismatch'): void {
+function onValidity(s: BftState, height: number, hash: Hash, result: BlockValidity): void {
   if (height !== s.height) return;
   const e = s.blocks.get(key(hash));
-  if (!e || e.status !== 'pending') return;
+  // valid is final for the height; any other verdict may be replaced by a later answer
+  if (!e || e.block === null || e.status === 'valid' || e.status === 'unknown') return;
   if (result === 'mismatch') {
     e.block = null;
     e.status = 'unknown';
   } else e.status = result;
+}
+
+/** +2/3 stand behind this block: if we judged it invalid or could not judge it, ask once more with `decided`. */
+function revalidate(s: BftState, e: BlockEntry, round: number, out: BftOutput[]): void {
+  if (e.block === null || (e.status !== 'invalid' && e.status !== 'cannot-judge')) return;
+  if (!once(s, `revalidate:${key(e.hash)}`)) return;
+  e.status = 'pending';
+  out.push({ type: 'validateBlock', height: s.height, round, blockHash: e.hash, block: e.block, decided: true });
 }
 
 function onOwnBlock(s: BftState, height: number, round: number, hash: Hash, block: Uint8Array, out: BftOutput[]): void {
@@ -491,6 +515,13 @@ function onSyncCommit(s: BftState, commit: Commit, block: Uint8Array | null, out
 function onTimeout(s: BftState, kind: TimeoutKind, height: number, round: number, out: BftOutput[]): void {
   if (height !== s.height || round !== s.round) return;
   if (kind === 'propose' && s.step === 'propose') {
+    const p = s.rounds.get(round)?.proposal;
+    const pe = p ? s.blocks.get(key(p.blockHash)) : undefined;
+    if (pe?.status === 'pending' && once(s, `validateWait:${round}`)) {
+      // received in time, still validating: wait for the answer (bounded: once per round)
+      out.push({ type: 'scheduleTimeout', kind: 'propose', height: s.height, round, durationMs: timeoutDuration(s.timeouts, 'propose', round), awaiting: pe.hash });
+      return;
+    }
     castVote(s, 'prevote', NIL, out); // L57
     s.step = 'prevote';
   } else if (kind === 'prevote' && s.step === 'prevote') {
@@ -528,6 +559,7 @@ function evaluate(s: BftState, out: BftOutput[]): void {
         decide(s, s.synced.round, key(s.synced.blockHash), e, out, s.synced);
         return;
       }
+      if (e) revalidate(s, e, s.synced.round, out);
     }
 
     // L49: decide on any round with +2/3 precommits for a value whose block we hold and is valid.
@@ -543,6 +575,7 @@ function evaluate(s: BftState, out: BftOutput[]): void {
           decide(s, r, v, e, out);
           return;
         }
+        revalidate(s, e, r, out);
       }
     }
 
@@ -558,7 +591,7 @@ function evaluate(s: BftState, out: BftOutput[]): void {
     const p = rs.proposal;
     const pv = p ? key(p.blockHash) : null;
     const pe = pv !== null ? s.blocks.get(pv) : undefined;
-    const decided = pe !== undefined && (pe.status === 'valid' || pe.status === 'invalid');
+    const decided = pe !== undefined && (pe.status === 'valid' || pe.status === 'invalid' || pe.status === 'cannot-judge');
 
     if (s.step === 'propose' && p && pv !== null && decided) {
       const valid = pe.status === 'valid';

@@ -89,6 +89,16 @@ export interface SimOptions {
   maxTimeMs?: number;
   /** Probability a byzantine proposer proposes an invalid block. */
   invalidBlockRate?: number;
+  /**
+   * Honest validators whose own view is behind (no L1 access, a slow clock): the first validation
+   * of every block answers this verdict; only a `decided` re-validation answers honestly.
+   */
+  lagging?: number[];
+  laggingVerdict?: 'invalid' | 'cannot-judge';
+  /** Honest validators that crash and restart (WAL replay into a fresh machine) at random times. */
+  restarting?: number[];
+  /** Mean time between restarts of a restarting node (ms). */
+  restartEveryMs?: number;
 }
 
 export interface SimResult {
@@ -101,6 +111,8 @@ export interface SimResult {
   messages: number;
   /** Signer refusals (should be 0 for honest nodes). */
   signerRefusals: number;
+  /** Restarts done (WAL replays). */
+  restarts: number;
   set: ValidatorSet;
   /** Final machine states by node index (for diagnostics). */
   states: BftState[];
@@ -117,12 +129,15 @@ interface SimNode {
   sent: Uint8Array[];
   /** Decided blocks with their commits, by height (serves lagging peers, like block sync). */
   history: Map<number, { commit: Commit; block: Uint8Array; blockHash: Uint8Array }>;
+  /** The WAL: inputs of the current height as a driver logs them (verdicts are not logged). */
+  wal: BftInput[];
 }
 
 type Event =
   | { at: number; seq: number; kind: 'deliver'; to: number; wire: Wire }
   | { at: number; seq: number; kind: 'input'; to: number; input: BftInput }
-  | { at: number; seq: number; kind: 'gossip' };
+  | { at: number; seq: number; kind: 'gossip' }
+  | { at: number; seq: number; kind: 'restart'; to: number };
 
 class Heap {
   private a: Event[] = [];
@@ -201,14 +216,17 @@ export function simulate(opts: SimOptions): SimResult {
   const commits = new Map<number, Map<number, Commit>>();
   const nodes: SimNode[] = [];
   for (let i = 0; i < n; i++) {
-    nodes.push({ index: i, byzantine: byz.has(i), state: createBftState({ chainId, timeouts }), signState: { ...EMPTY_SIGN_STATE }, sent: [], history: new Map() });
+    nodes.push({ index: i, byzantine: byz.has(i), state: createBftState({ chainId, timeouts }), signState: { ...EMPTY_SIGN_STATE }, sent: [], history: new Map(), wal: [] });
     if (!byz.has(i)) {
       decided.set(i, new Map());
       commits.set(i, new Map());
     }
   }
 
-  type NewEvent = { kind: 'deliver'; to: number; wire: Wire } | { kind: 'input'; to: number; input: BftInput } | { kind: 'gossip' };
+  type NewEvent = { kind: 'deliver'; to: number; wire: Wire } | { kind: 'input'; to: number; input: BftInput } | { kind: 'gossip' } | { kind: 'restart'; to: number };
+  const lagging = new Set(opts.lagging ?? []);
+  const restarting = new Set(opts.restarting ?? []);
+  let restarts = 0;
   const at = (delay: number, e: NewEvent): void => heap.push({ ...e, at: now + delay, seq: seq++ } as Event);
   const send = (from: number, to: number, wire: Wire): void => {
     if (to === from) return;
@@ -237,7 +255,10 @@ export function simulate(opts: SimOptions): SimResult {
   const feed = (node: SimNode, input: BftInput): void => {
     const queue: BftInput[] = [input];
     while (queue.length > 0) {
-      const r = step(node.state, queue.shift()!);
+      const inp = queue.shift()!;
+      if (inp.type === 'startHeight') node.wal = [];
+      if (inp.type !== 'blockValidity') node.wal.push(inp);
+      const r = step(node.state, inp);
       node.state = r.state;
       if (node.state.round > maxRound) maxRound = node.state.round;
       for (const o of r.outputs) handleOutput(node, o, queue);
@@ -310,9 +331,12 @@ export function simulate(opts: SimOptions): SimResult {
         at(1 + Math.floor(rnd() * 20), { kind: 'input', to: node.index, input: { type: 'ownBlock', height: o.height, round: o.round, ...b } });
         return;
       }
-      case 'validateBlock':
-        at(1 + Math.floor(rnd() * 30), { kind: 'input', to: node.index, input: { type: 'blockValidity', height: o.height, blockHash: o.blockHash, result: testBlockValidity(o.blockHash, o.block) } });
+      case 'validateBlock': {
+        const honest = testBlockValidity(o.blockHash, o.block);
+        const result = lagging.has(node.index) && !o.decided && honest !== 'mismatch' ? (opts.laggingVerdict ?? 'invalid') : honest;
+        at(1 + Math.floor(rnd() * 30), { kind: 'input', to: node.index, input: { type: 'blockValidity', height: o.height, blockHash: o.blockHash, result } });
         return;
+      }
       case 'missingBlock':
         return; // re-gossip of decided blocks answers this
       case 'commit': {
@@ -326,6 +350,7 @@ export function simulate(opts: SimOptions): SimResult {
         }
         node.history.set(o.height, { commit: o.commit, block: o.block, blockHash: o.blockHash });
         node.sent = [];
+        node.wal = []; // endHeight: a restart from here replays nothing of this height
         const myPubKey = keysByIndex[node.index]!.publicKey;
         at(5, { kind: 'input', to: node.index, input: { type: 'startHeight', height: o.height + 1, validators: setAt(o.height + 1), myPubKey } });
         return;
@@ -348,7 +373,18 @@ export function simulate(opts: SimOptions): SimResult {
     else feed(node, { type: 'proposal', proposal: m.proposal });
   };
 
+  /** Crash and restart: a fresh machine replays the WAL of the unfinished height (as the driver does). */
+  const restart = (node: SimNode): void => {
+    restarts++;
+    const log = node.wal;
+    node.state = createBftState({ chainId, timeouts });
+    node.wal = [];
+    for (const input of log) feed(node, input);
+  };
+  const scheduleRestart = (i: number): void => at(1 + Math.floor(rnd() * 2 * (opts.restartEveryMs ?? 2000)), { kind: 'restart', to: i });
+
   for (const node of nodes) feed(node, { type: 'startHeight', height: 1, validators: genesis, myPubKey: keysByIndex[node.index]!.publicKey });
+  for (const i of restarting) scheduleRestart(i);
   at(gossipMs, { kind: 'gossip' });
 
   const honest = nodes.filter((x) => !x.byzantine);
@@ -359,7 +395,10 @@ export function simulate(opts: SimOptions): SimResult {
     if (now > maxTime) break;
     if (e.kind === 'deliver') deliver(nodes[e.to]!, e.wire);
     else if (e.kind === 'input') feed(nodes[e.to]!, e.input);
-    else {
+    else if (e.kind === 'restart') {
+      restart(nodes[e.to]!);
+      scheduleRestart(e.to);
+    } else {
       // Gossip: every node re-sends its own messages of the current height; a peer that is behind
       // gets the decided block and its commit votes for the peer's height (as block sync would).
       for (const node of nodes) {
@@ -387,5 +426,5 @@ export function simulate(opts: SimOptions): SimResult {
       at(gossipMs, { kind: 'gossip' });
     }
   }
-  return { decided, commits, evidence, maxRound, timeMs: now, messages, signerRefusals, set: genesis, states: nodes.map((x) => x.state) };
+  return { decided, commits, evidence, maxRound, timeMs: now, messages, signerRefusals, restarts, set: genesis, states: nodes.map((x) => x.state) };
 }

@@ -190,9 +190,14 @@ export class Wal {
   }
 }
 
-/** A consensus input as a WAL record (startHeight keeps only what the driver cannot recompute). */
+/**
+ * A consensus input as a WAL record (startHeight keeps only what the driver cannot recompute), or
+ * null for inputs that are not logged: validity verdicts depend on this node's views (L1, clock)
+ * at that moment, so a restart asks again instead of replaying a verdict that may be stale.
+ */
 export function walRecordOfInput(input: BftInput): unknown {
   if (input.type === 'startHeight') return { type: 'startHeight', height: input.height, myPubKey: input.myPubKey };
+  if (input.type === 'blockValidity') return null;
   return input;
 }
 
@@ -218,6 +223,7 @@ export function inputOfWalRecord(record: unknown, validatorsAt: (height: number)
   if (r.type === 'startHeight' && typeof r.height === 'number') {
     return { type: 'startHeight', height: r.height, validators: validatorsAt(r.height), myPubKey: r.myPubKey instanceof Uint8Array ? r.myPubKey : null };
   }
-  const inputTypes = ['proposal', 'vote', 'timeout', 'blockValidity', 'ownBlock', 'block', 'syncCommit'];
+  // blockValidity records of older WALs are skipped: verdicts are asked again (see walRecordOfInput)
+  const inputTypes = ['proposal', 'vote', 'timeout', 'ownBlock', 'block', 'syncCommit'];
   return typeof r.type === 'string' && inputTypes.includes(r.type) ? (r as unknown as BftInput) : null;
 }

@@ -68,3 +68,24 @@ test('byzantine power at the bound (1 of 4 with unequal powers, < 1/3) never bre
     run({ seed, powers: [3n, 3n, 3n, 2n], heights: 3, byzantine: [seed % 4], dropRate: 0.1, maxDelayMs: 60 });
   }
 });
+
+test('a validator that judges every block invalid (or cannot judge it) at first still commits each one once +2/3 have', () => {
+  for (const verdict of ['invalid', 'cannot-judge'] as const) {
+    for (let seed = 500; seed < 512; seed++) {
+      const lag = seed % 4;
+      const r = run({ seed, powers: [1n, 1n, 1n, 1n], heights: 5, lagging: [lag], laggingVerdict: verdict, dropRate: 0.1, maxDelayMs: 60 });
+      assert.ok(r.decided.get(lag)!.size >= 5, `${verdict} seed ${seed}: the lagging node committed every height`);
+    }
+  }
+});
+
+test('validators that crash and replay their WAL at random times (verdicts not logged) agree and progress', () => {
+  let restarts = 0;
+  for (let seed = 600; seed < 620; seed++) {
+    const r = simulate({ seed, powers: [1n, 1n, 1n, 1n], heights: 5, restarting: [seed % 4, (seed + 1) % 4], restartEveryMs: 400, dropRate: 0.1, maxDelayMs: 60 });
+    assertAgreement(r);
+    for (const [node, m] of r.decided) assert.ok(m.size >= 5, `seed ${seed}: node ${node} decided ${m.size}/5`);
+    restarts += r.restarts;
+  }
+  assert.ok(restarts > 20, `restarts happened (${restarts})`);
+});
