@@ -65,3 +65,47 @@ export const TEST_MNEMONIC = 'test test test test test test test test test test 
 export function devAccounts(n = 10, mnemonic = TEST_MNEMONIC): HDNodeWallet[] {
   return Array.from({ length: n }, (_, i) => HDNodeWallet.fromPhrase(mnemonic, undefined, `m/44'/60'/0'/0/${i}`));
 }
+
+/** Bytes of a key file read before giving up (a key is 66 characters; JSON adds a little). */
+const MAX_KEY_FILE = 4096;
+/** secp256k1 group order: a private key must be in [1, n). */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+export type KeyErrorCode = 'KEY_MISSING' | 'KEY_INVALID' | 'KEY_FILE';
+
+/**
+ * The one loader of account keys for every command: `key` (a flag), else `keyFile` (hex, or JSON
+ * `{privateKey}`), else `env` (POCCHAIN_KEY). Returns 0x-prefixed lowercase hex of a valid
+ * secp256k1 key. Errors never contain the key or the file's contents.
+ */
+export function loadPrivateKey(src: { key?: string | undefined; keyFile?: string | undefined; env?: string | undefined; what?: string }): string {
+  const what = src.what ?? 'the key';
+  let raw: string | undefined;
+  let from: string;
+  if (src.key !== undefined && src.key !== '') (raw = String(src.key)), (from = '--key');
+  else if (src.keyFile !== undefined && src.keyFile !== '') {
+    from = `--key-file ${src.keyFile}`;
+    let text: string;
+    try {
+      const buf = readFileSync(src.keyFile);
+      if (buf.length > MAX_KEY_FILE) throw new PocError<KeyErrorCode>('KEY_FILE', `${from}: larger than ${MAX_KEY_FILE} bytes, not a key file`);
+      text = buf.toString('utf8').trim();
+    } catch (e) {
+      if (e instanceof PocError) throw e;
+      throw new PocError<KeyErrorCode>('KEY_FILE', `${from}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (text.startsWith('{')) {
+      try {
+        raw = String(JSON.parse(text).privateKey ?? '');
+      } catch {
+        throw new PocError<KeyErrorCode>('KEY_FILE', `${from}: not JSON with a privateKey field, nor hex`);
+      }
+    } else raw = text;
+  } else if (src.env !== undefined && src.env !== '') (raw = src.env), (from = 'POCCHAIN_KEY');
+  else throw new PocError<KeyErrorCode>('KEY_MISSING', `${what} is needed: pass --key <hex>, --key-file <file> or set POCCHAIN_KEY`);
+  const k = raw.trim().toLowerCase().replace(/^0x/, '');
+  if (!/^[0-9a-f]{64}$/.test(k)) throw new PocError<KeyErrorCode>('KEY_INVALID', `${from}: a private key is 32 bytes of hex (64 hex digits, optional 0x); the value is not shown`);
+  const n = BigInt('0x' + k);
+  if (n === 0n || n >= SECP256K1_N) throw new PocError<KeyErrorCode>('KEY_INVALID', `${from}: not a valid secp256k1 private key (zero or not below the curve order)`);
+  return '0x' + k;
+}

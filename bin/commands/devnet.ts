@@ -4,18 +4,22 @@
  * and a live status line. Thin: flags → devnet/devnet.ts.
  */
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEV_CHAIN_ID } from '../../chain/devgenesis.ts';
+import { example, parseCount } from '../kit.ts';
 
+/** The kit's integer parser as a commander argParser (a bad value is a usage error). */
 const int = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`${what} must be an integer (got "${v}")`);
-  return n;
+  try {
+    return parseCount(v, what, 0, 2 ** 32);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 };
 
 /** Register `devnet` on the program. */
 export function registerDevnetCommand(program: Command): void {
-  program
+  const c = program
     .command('devnet')
     .description('run a local network: anvil L1 + bridge, 4 validators, 3 executors, the relayer; status until Ctrl-C (data kept; run again to resume)')
     .option('--dir <dir>', 'devnet directory', '.pocchain/devnet')
@@ -31,8 +35,9 @@ export function registerDevnetCommand(program: Command): void {
     .addOption(new Option('--executors <n>', 'executors, 0-4 (new chains only)').argParser(int('--executors')).default(3))
     .addOption(new Option('--epoch <blocks>', 'checkpoint every this many blocks (new chains only)').argParser(int('--epoch')).default(10))
     .addOption(new Option('--confirmations <n>', 'L1 confirmations before a deposit is minted (new chains only)').argParser(int('--confirmations')).default(2))
-    .addOption(new Option('--chain-id <id>', 'sidechain chain id (new chains only)').argParser(int('--chain-id')).default(DEV_CHAIN_ID))
-    .action(async (o) => {
+    .addOption(new Option('--chain-id <id>', 'sidechain chain id (new chains only)').argParser(int('--chain-id')).default(DEV_CHAIN_ID));
+  example(c, 'npm start -- --reset', 'pocchain devnet --rpc-port 9545 --p2p-port 27656 --l1-port 9645');
+  c.action(async (o) => {
       const { runDevnet } = await import('../../devnet/devnet.ts');
       const tty = !!process.stdout.isTTY;
       const code = await runDevnet({

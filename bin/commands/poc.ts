@@ -6,80 +6,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
-import { Wallet, ZeroAddress, ZeroHash, formatEther, getAddress, hexlify, isAddress, keccak256, parseEther, toUtf8String, type Contract, type JsonRpcProvider } from 'ethers';
+import { Option, type Command } from 'commander';
+import { Wallet, ZeroAddress, ZeroHash, formatEther, getAddress, hexlify, keccak256, parseEther, toUtf8String, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError } from '../../lib/errors.ts';
+import { action, common, openProvider, example, parseAddress, parseAmount, parseCount, parseHash, parseInteger, progress as say, rpcUrl, signingKey, type Opts, type Outcome } from '../kit.ts';
 import { createLogger } from '../../lib/log.ts';
 import { HUB_ADDRESS, categoryTime } from '../../consensus/poc/index.ts';
-import { hubContract, hubIface, makeProvider, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
+import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
 
-type Opts = Record<string, any>;
+/** Coins from a flag (the kit's one amount parser; zero allowed for prices). */
+const coins = (v: unknown, what: string): bigint => parseAmount(v, what, { allowZero: true });
 
-const DEFAULT_RPC = 'http://127.0.0.1:8545';
-
-function rpcUrl(o: Opts): string {
-  return String(o.rpc ?? process.env.POCCHAIN_RPC ?? DEFAULT_RPC);
-}
-
-/** The signing key from --key, --key-file or POCCHAIN_KEY (file: hex, or JSON with privateKey). */
-export function loadKey(o: Opts): string {
-  let k: string | undefined = o.key ?? process.env.POCCHAIN_KEY;
-  if (!k && o.keyFile) {
-    const text = readFileSync(resolve(o.keyFile), 'utf8').trim();
-    k = text.startsWith('{') ? JSON.parse(text).privateKey : text;
-  }
-  if (!k) throw new PocError('CLI_NO_KEY', 'a key is needed: pass --key <hex>, --key-file <file> or set POCCHAIN_KEY');
-  k = k.startsWith('0x') ? k : '0x' + k;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(k)) throw new PocError('CLI_BAD_KEY', 'the key must be 32 bytes of hex (the key itself is not shown)');
-  return k;
-}
-
-function withCommon(c: Command, key = true): Command {
-  c.option('--rpc <url>', 'node JSON-RPC URL (env POCCHAIN_RPC)', DEFAULT_RPC);
-  if (key) c.option('--key <hex>', 'private key (prefer --key-file or POCCHAIN_KEY)').option('--key-file <file>', 'file holding the private key');
-  return c.option('--json', 'print one JSON object on stdout', false);
-}
-
-function coins(s: string, what: string): bigint {
-  try {
-    return parseEther(String(s));
-  } catch {
-    throw new PocError('CLI_BAD_AMOUNT', `${what}: "${s}" is not an amount in coins (e.g. 0.5)`);
-  }
-}
-
-function hash32(s: string, what: string): string {
-  const h = s.startsWith('0x') ? s : '0x' + s;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(h)) throw new PocError('CLI_BAD_HASH', `${what}: expected a 32-byte hex hash`);
-  return h.toLowerCase();
-}
-
-function out(o: Opts, json: unknown, text: string): void {
-  process.stdout.write(o.json ? JSON.stringify(json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n' : text + '\n');
-}
-
-function progress(line: string): void {
-  process.stderr.write(line + '\n');
-}
-
-/** Wrap an action: map contract refusals and PocErrors to one clear line and exit code 1. */
-function action(fn: (...a: any[]) => Promise<void>) {
-  return async (...a: any[]) => {
-    try {
-      await fn(...a);
-    } catch (e) {
-      const code = (e as PocError).code;
-      process.stderr.write(`error${typeof code === 'string' ? ` [${code}]` : ''}: ${e instanceof PocError ? e.message : explainError(e)}\n`);
-      process.exit(1);
-    }
-  };
-}
-
-function connect(o: Opts, needKey = true): { provider: JsonRpcProvider; hub: Contract; wallet?: Wallet; tx?: TxSender } {
-  const provider = makeProvider(rpcUrl(o), 200);
-  if (!needKey) return { provider, hub: hubContract(provider) };
-  const wallet = new Wallet(loadKey(o), provider);
+async function connect(o: Opts, needKey = true): Promise<{ provider: JsonRpcProvider; hub: Contract; wallet?: Wallet; tx?: TxSender }> {
+  const key = needKey ? signingKey(o) : undefined; // a bad key fails before any network
+  const provider = await openProvider(rpcUrl(o));
+  if (!key) return { provider, hub: hubContract(provider) };
+  const wallet = new Wallet(key, provider);
   return { provider, hub: hubContract(wallet), wallet, tx: new TxSender(wallet) };
 }
 
@@ -103,28 +46,29 @@ function executorCommand(program: Command): void {
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
     .option('--withdraw-every <seconds>', 'withdraw earnings this often (0 = never)', '30')
     .option('--scan-interval <ms>', 'catch-up scan interval', '1000')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .addOption(new Option('--test-behaviour <mode>', 'TEST ONLY: wrong-result | silent | no-reveal').hideHelp());
-  withCommon(c).action(
+  example(common(c, { key: 'executor', log: true }), 'pocchain executor --key-file exec.key --datadir ./exec --stake 2');
+  c.action(
     action(async (o: Opts) => {
       const { ExecutorAgent } = await import('../../executor/agent.ts');
       const { createExecutorMetrics, serveMetrics } = await import('../../executor/metrics.ts');
       const logger = createLogger({ name: 'pocchain-executor', level: o.logLevel });
       const metrics = createExecutorMetrics({ defaults: true });
-      const server = o.metricsPort ? await serveMetrics(metrics, Number(o.metricsPort)) : undefined;
+      const metricsPort = o.metricsPort !== undefined ? parseCount(o.metricsPort, '--metrics-port', 1, 65535) : undefined;
+      const server = metricsPort !== undefined ? await serveMetrics(metrics, metricsPort) : undefined;
       const agent = await ExecutorAgent.start({
         rpcUrl: rpcUrl(o),
         ...(o.ws ? { wsUrl: o.ws } : {}),
-        privateKey: loadKey(o),
+        privateKey: signingKey(o),
         datadir: resolve(o.datadir),
         stake: coins(o.stake, '--stake'),
-        withdrawEveryMs: Number(o.withdrawEvery) * 1000,
-        scanMs: Number(o.scanInterval),
+        withdrawEveryMs: parseCount(o.withdrawEvery, '--withdraw-every', 0, 86_400 * 365) * 1000,
+        scanMs: parseCount(o.scanInterval, '--scan-interval', 10, 3_600_000),
         logger,
         metrics,
         ...(o.testBehaviour ? { testBehaviour: o.testBehaviour } : {}),
       });
-      if (o.json) out(o, { executor: agent.address, datadir: resolve(o.datadir), metricsPort: o.metricsPort ? Number(o.metricsPort) : null }, '');
+      if (o.json) process.stdout.write(JSON.stringify({ executor: agent.address, datadir: resolve(o.datadir), metricsPort: metricsPort ?? null }) + '\n');
       let stopping = false;
       const shutdown = async () => {
         if (stopping) return;
@@ -150,13 +94,14 @@ function publishCommands(program: Command): void {
     .option('--category <n>', 'task category: time reference T = 5, 20, 60, 240 blocks for 0..3', '0')
     .option('--uri <uri>', 'where else executors can fetch the wasm (http/https)', '')
     .option('--no-upload', 'do not upload; only register (the uri must serve the bytes)');
-  withCommon(pub).action(
+  example(common(pub, { key: 'app owner' }), 'pocchain app publish examples/build/echo.wasm --price 0.01 --key-file owner.key');
+  pub.action(
     action(async (file: string, o: Opts) => {
       const bytes = new Uint8Array(readFileSync(resolve(file)));
       if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) throw new PocError('CLI_NOT_WASM', `${file} is not a WebAssembly binary`);
-      const category = Number(o.category);
+      const category = parseCount(o.category, '--category', 0, 255);
       categoryTime(category); // throws on an unknown category
-      await publish(o, 'app', bytes, coins(o.price, '--price'), category);
+      return publish(o, 'app', bytes, coins(o.price, '--price'), category);
     }),
   );
   const ds = program.command('dataset').description('datasets registered in the Hub');
@@ -166,15 +111,16 @@ function publishCommands(program: Command): void {
     .option('--price <coins>', 'fee paid to you per completed task using it', '0')
     .option('--uri <uri>', 'where else executors can fetch it (http/https)', '')
     .option('--no-upload', 'do not upload; only register');
-  withCommon(dpub).action(
+  example(common(dpub, { key: 'dataset owner' }), 'pocchain dataset publish words.txt --price 0.005 --key-file owner.key');
+  dpub.action(
     action(async (file: string, o: Opts) => {
-      await publish(o, 'dataset', new Uint8Array(readFileSync(resolve(file))), coins(o.price, '--price'), 0);
+      return publish(o, 'dataset', new Uint8Array(readFileSync(resolve(file))), coins(o.price, '--price'), 0);
     }),
   );
 }
 
-async function publish(o: Opts, kind: 'app' | 'dataset', bytes: Uint8Array, price: bigint, category: number): Promise<void> {
-  const { provider, hub, wallet, tx } = connect(o);
+async function publish(o: Opts, kind: 'app' | 'dataset', bytes: Uint8Array, price: bigint, category: number): Promise<Outcome> {
+  const { provider, hub, wallet, tx } = await connect(o);
   try {
     const hash = keccak256(bytes);
     if (o.upload !== false) {
@@ -192,11 +138,10 @@ async function publish(o: Opts, kind: 'app' | 'dataset', bytes: Uint8Array, pric
       throw new PocError('CLI_NOT_OWNER', `${kind} ${hash} is already registered by ${existing.owner}`);
     }
     const rec = kind === 'app' ? await hub.getApp(hash) : await hub.getDataset(hash);
-    out(
-      o,
-      { [kind]: hash, owner: rec.owner, price: rec.price, ...(kind === 'app' ? { category: Number(rec.category) } : {}), uri: rec.uri, bytes: bytes.length, registered, tx: txHash },
-      `${kind} ${hash}\n  owner ${rec.owner}, price ${formatEther(rec.price)}${kind === 'app' ? `, category ${rec.category} (T = ${categoryTime(Number(rec.category))} blocks)` : ''}, ${bytes.length} bytes${registered ? `\n  registered in tx ${txHash}` : '\n  (already registered)'}`,
-    );
+    return {
+      json: { [kind]: hash, owner: rec.owner, price: rec.price, ...(kind === 'app' ? { category: Number(rec.category) } : {}), uri: rec.uri, bytes: bytes.length, registered, tx: txHash },
+      text: `${kind} ${hash}\n  owner ${rec.owner}, price ${formatEther(rec.price)}${kind === 'app' ? `, category ${rec.category} (T = ${categoryTime(Number(rec.category))} blocks)` : ''}, ${bytes.length} bytes${registered ? `\n  registered in tx ${txHash}` : '\n  (already registered)'}`,
+    };
   } finally {
     provider.destroy();
   }
@@ -205,11 +150,14 @@ async function publish(o: Opts, kind: 'app' | 'dataset', bytes: Uint8Array, pric
 // ---------------------------------------------------------------------------------- task
 
 function parseReplicas(s: string): [number, number] {
-  const m = /^(\d+)(?:\.\.(\d+))?$/.exec(String(s));
+  const m = /^(\d{1,3})(?:\.\.(\d{1,3}))?$/.exec(String(s));
   if (!m) throw new PocError('CLI_BAD_REPLICAS', `--replicas: "${s}" is not N or MIN..MAX`);
-  const a = Number(m[1]);
-  return [a, m[2] ? Number(m[2]) : a];
+  const a = parseCount(m[1], '--replicas min', 1, 255);
+  return [a, m[2] ? parseCount(m[2], '--replicas max', a, 255) : a];
 }
+
+/** Progress of a waiting command, on stderr. */
+const progress = (line: string): void => void process.stderr.write(line + '\n');
 
 function taskCommands(program: Command): void {
   const task = program.command('task').description('compute tasks: request one, follow it, inspect it');
@@ -227,12 +175,13 @@ function taskCommands(program: Command): void {
     .option('--callback <address>', 'contract receiving onTaskResult(taskId, digest)')
     .option('--wait', 'wait for the result, printing progress on stderr', false)
     .option('--timeout <seconds>', 'give up waiting after this long (default: until the final deadline)');
-  withCommon(submit).action(
-    action(async (o: Opts) => {
-      const { provider, hub, tx } = connect(o);
+  example(common(submit, { key: 'requester' }), 'pocchain task submit --app 0x<hash> --input "hello" --trust 5 --wait --key-file me.key');
+  submit.action(
+    action(async (o: Opts): Promise<Outcome> => {
+      const { provider, hub, tx } = await connect(o);
       try {
-        const app = hash32(o.app, '--app');
-        const dataset = o.dataset ? hash32(o.dataset, '--dataset') : ZeroHash;
+        const app = parseHash(o.app, '--app');
+        const dataset = o.dataset ? parseHash(o.dataset, '--dataset') : ZeroHash;
         const input = o.inputFile ? new Uint8Array(readFileSync(resolve(o.inputFile))) : new TextEncoder().encode(String(o.input ?? ''));
         const [minR, maxR] = parseReplicas(o.replicas);
         const appRec = await hub.getApp(app);
@@ -245,30 +194,32 @@ function taskCommands(program: Command): void {
         }
         const escrow = o.price !== undefined ? coins(o.price, '--price') : fees + parseEther('0.01');
         const maxPrice = o.maxPrice !== undefined ? coins(o.maxPrice, '--max-price') : fees;
-        const callback = o.callback ? (isAddress(o.callback) ? getAddress(o.callback) : (() => { throw new PocError('CLI_BAD_ADDRESS', '--callback: not an address'); })()) : ZeroAddress;
-        const rc = await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, BigInt(o.trust), minR, maxR, maxPrice, callback, { value: escrow }));
+        const callback = o.callback ? parseAddress(o.callback, '--callback') : ZeroAddress;
+        const trust = parseInteger(o.trust, '--trust', { min: 0n, max: 1_000_000n }); // the Hub judges the value (InvalidTrust)
+        const timeoutS = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) : undefined;
+        const rc = await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, trust, minR, maxR, maxPrice, callback, { value: escrow }));
         const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'TaskRequested')!;
         const taskId = ev.args.taskId as bigint;
         if (!o.wait) {
-          out(o, { taskId: String(taskId), tx: rc.hash, block: rc.blockNumber, escrow: String(escrow), finalDeadline: String(ev.args.finalDeadline) }, `task ${taskId} requested in block ${rc.blockNumber} (tx ${rc.hash}), escrow ${formatEther(escrow)}, final deadline block ${ev.args.finalDeadline}`);
-          return;
+          return { json: { taskId: String(taskId), tx: rc.hash, block: rc.blockNumber, escrow: String(escrow), finalDeadline: String(ev.args.finalDeadline) }, text: `task ${taskId} requested in block ${rc.blockNumber} (tx ${rc.hash}), escrow ${formatEther(escrow)}, final deadline block ${ev.args.finalDeadline}` };
         }
-        progress(`task ${taskId} requested in block ${rc.blockNumber}, escrow ${formatEther(escrow)}, final deadline block ${ev.args.finalDeadline}`);
-        const result = await waitForTask(provider, rpcUrl(o), hub, taskId, rc.blockNumber, o.timeout ? Number(o.timeout) * 1000 : undefined);
-        printOutcome(o, taskId, result);
-        if (result.status !== 3) process.exitCode = 2;
+        say(o, `task ${taskId} requested in block ${rc.blockNumber}, escrow ${formatEther(escrow)}, final deadline block ${ev.args.finalDeadline}`);
+        const result = await waitForTask(provider, rpcUrl(o), hub, taskId, rc.blockNumber, timeoutS !== undefined ? timeoutS * 1000 : undefined);
+        const credits = await taskCredits(provider, hub, taskId);
+        return outcomeOf(o, taskId, result, credits);
       } finally {
         provider.destroy();
       }
     }),
   );
   const show = task.command('show <taskId>').description('status, assignees and their contributions, votes, payments of a task');
-  withCommon(show, false).action(
-    action(async (id: string, o: Opts) => {
-      const { provider, hub } = connect(o, false);
+  example(common(show), 'pocchain task show 7');
+  show.action(
+    action(async (id: string, o: Opts): Promise<Outcome> => {
+      const { provider, hub } = await connect(o, false);
       try {
-        const info = await describeTask(provider, hub, BigInt(id));
-        out(o, info, formatTask(info));
+        const info = await describeTask(provider, hub, parseInteger(id, 'taskId', { min: 1n, max: 2n ** 64n }));
+        return { json: info, text: formatTask(info) };
       } finally {
         provider.destroy();
       }
@@ -276,7 +227,7 @@ function taskCommands(program: Command): void {
   );
 }
 
-interface Outcome {
+interface TaskOutcome {
   status: number;
   digest: string;
   result?: Uint8Array;
@@ -284,7 +235,7 @@ interface Outcome {
 }
 
 /** Poll the Hub's logs for one task and print each step on stderr until it is settled. */
-async function waitForTask(provider: JsonRpcProvider, rpc: string, hub: Contract, taskId: bigint, fromBlock: number, timeoutMs?: number): Promise<Outcome> {
+async function waitForTask(provider: JsonRpcProvider, rpc: string, hub: Contract, taskId: bigint, fromBlock: number, timeoutMs?: number): Promise<TaskOutcome> {
   const topic = '0x' + taskId.toString(16).padStart(64, '0');
   let next = fromBlock;
   const started = Date.now();
@@ -312,7 +263,7 @@ async function waitForTask(provider: JsonRpcProvider, rpc: string, hub: Contract
     const t = await hub.getTask(taskId);
     const status = Number(t.status);
     if (status === 3 || status === 4) {
-      const out: Outcome = { status, digest: t.result, task: t };
+      const out: TaskOutcome = { status, digest: t.result, task: t };
       if (status === 3) {
         out.result = await fetchContent({ hash: t.result, baseUrl: rpc, maxBytes: 8 << 20, timeoutMs: 5000 }).catch(() => undefined);
       }
@@ -332,7 +283,7 @@ function printable(b: Uint8Array): string | undefined {
   }
 }
 
-function printOutcome(o: Opts, taskId: bigint, r: Outcome): void {
+function outcomeOf(o: Opts, taskId: bigint, r: TaskOutcome, credits: Credit[]): Outcome {
   const text = r.result ? printable(r.result) : undefined;
   const json = {
     taskId: String(taskId),
@@ -341,11 +292,34 @@ function printOutcome(o: Opts, taskId: bigint, r: Outcome): void {
     result: text ?? null,
     resultHex: r.result && text === undefined ? hexlify(r.result) : null,
     resultAvailable: !!r.result,
+    credited: credits.map((c) => ({ to: c.to, amount: String(c.amount), kind: c.kind, where: 'hub' })),
   };
-  if (o.json) return out(o, json, '');
-  if (r.status !== 3) return out(o, json, `task ${taskId} failed: no result (escrow refunded to the requester; withdraw it from the Hub)`);
-  if (!r.result) return out(o, json, `task ${taskId} completed, result digest ${r.digest} (bytes not in the node's content store)`);
-  process.stdout.write(text !== undefined ? text : hexlify(r.result) + '\n');
+  // what the task left where: every payment and refund is Hub credit (`pocchain balance`, `pocchain withdraw`)
+  for (const c of credits) say(o, `credited ${formatEther(c.amount)} to ${c.to} (${c.kind}) in the Hub: see \`pocchain balance\`, take it with \`pocchain withdraw\``);
+  const exitCode = r.status === 3 ? 0 : 2;
+  if (r.status !== 3) return { json, exitCode, text: `task ${taskId} failed: no result` };
+  if (!r.result) return { json, exitCode, text: `task ${taskId} completed, result digest ${r.digest} (bytes not in the node's content store)` };
+  return text !== undefined ? { json, exitCode, text, raw: true } : { json, exitCode, text: hexlify(r.result) };
+}
+
+export interface Credit {
+  to: string;
+  amount: bigint;
+  kind: 'reward' | 'app-fee' | 'dataset-fee' | 'refund';
+}
+
+/** Hub credit a task gave (Paid and Refunded events: both add to `withdrawable`). */
+export async function taskCredits(provider: JsonRpcProvider, hub: Contract, taskId: bigint): Promise<Credit[]> {
+  const t = await hub.getTask(taskId);
+  const topic = '0x' + taskId.toString(16).padStart(64, '0');
+  const logs = await provider.getLogs({ address: HUB_ADDRESS, topics: [null, topic], fromBlock: Number(t.createdAt), toBlock: 'latest' });
+  const out: Credit[] = [];
+  for (const l of logs) {
+    const p = hubIface.parseLog(l);
+    if (p?.name === 'Paid') out.push({ to: p.args.to, amount: p.args.amount, kind: (['reward', 'app-fee', 'dataset-fee'] as const)[Number(p.args.kind)]! });
+    if (p?.name === 'Refunded') out.push({ to: p.args.requester, amount: p.args.amount, kind: 'refund' });
+  }
+  return out;
 }
 
 /** Everything the chain knows about a task, as plain JSON. */

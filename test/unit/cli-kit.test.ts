@@ -1,0 +1,158 @@
+/**
+ * The CLI kit (bin/kit.ts): one way to parse integers, amounts, addresses, hashes and keys; one
+ * precedence for endpoints (flag > env > running devnet manifest > default); one error shape; an
+ * example line in every command's --help.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_L1_RPC, DEFAULT_RPC, devnetDefaults, l1RpcUrl, parseAddress, parseAmount, parseCount, parseHash, parseInteger, rpcUrl, signingKey, toCliError } from '../../bin/kit.ts';
+import { createProgram } from '../../bin/program.ts';
+import { loadPrivateKey } from '../../lib/keys.ts';
+import { PocError } from '../../lib/errors.ts';
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as PocError).code;
+  }
+  return 'ok';
+};
+
+test('parseAmount: coins with up to 18 decimals, or base units with wei', () => {
+  const table: [string, { wei?: boolean; allowZero?: boolean }, bigint | string][] = [
+    ['1', {}, 10n ** 18n],
+    ['0.5', {}, 5n * 10n ** 17n],
+    ['.25', {}, 25n * 10n ** 16n],
+    ['0.000000000000000001', {}, 1n],
+    ['0.0000000000000000001', {}, 'BAD_AMOUNT'],
+    ['0', {}, 'BAD_AMOUNT'],
+    ['0', { allowZero: true }, 0n],
+    ['-1', {}, 'BAD_AMOUNT'],
+    ['1e18', {}, 'BAD_AMOUNT'],
+    ['abc', {}, 'BAD_AMOUNT'],
+    ['', {}, 'BAD_AMOUNT'],
+    ['1'.repeat(101), {}, 'BAD_AMOUNT'],
+    ['1500', { wei: true }, 1500n],
+    ['1.5', { wei: true }, 'BAD_AMOUNT'],
+  ];
+  for (const [input, opts, want] of table) {
+    if (typeof want === 'bigint') assert.equal(parseAmount(input, '--amount', opts), want, input);
+    else assert.equal(code(() => parseAmount(input, '--amount', opts)), want, input);
+  }
+});
+
+test('parseInteger / parseCount: whole numbers within bounds', () => {
+  assert.equal(parseInteger('42', 'n'), 42n);
+  assert.equal(parseInteger('-3', 'n'), -3n);
+  assert.equal(parseCount('7', 'n', 0, 10), 7);
+  for (const bad of ['4.2', '0x10', '1e3', ' ', 'ten']) assert.equal(code(() => parseInteger(bad, 'n')), 'BAD_INTEGER', bad);
+  assert.equal(code(() => parseCount('11', 'n', 0, 10)), 'BAD_INTEGER');
+  assert.equal(code(() => parseCount('-1', 'n', 0, 10)), 'BAD_INTEGER');
+});
+
+test('parseAddress and parseHash', () => {
+  const a = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
+  assert.equal(parseAddress(a, 'a'), '0x70997970C51812dc3A010C7d01b50e0d17dc79C8');
+  assert.equal(code(() => parseAddress('0x70997970C51812dc3A010C7d01b50e0d17dc79c8', 'a')), 'BAD_ADDRESS', 'wrong checksum');
+  assert.equal(code(() => parseAddress('0x1234', 'a')), 'BAD_ADDRESS');
+  assert.equal(parseHash('AB'.repeat(32), 'h'), '0x' + 'ab'.repeat(32));
+  assert.equal(code(() => parseHash('0x12', 'h')), 'BAD_HASH');
+});
+
+test('loadPrivateKey: flag > file > env; hex and JSON files; never echoes the key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pocchain-kit-'));
+  const k1 = '0x' + '11'.repeat(32);
+  const k2 = '0x' + '22'.repeat(32);
+  const k3 = '0x' + '33'.repeat(32);
+  writeFileSync(join(dir, 'hex.key'), k2.slice(2).toUpperCase() + '\n');
+  writeFileSync(join(dir, 'json.key'), JSON.stringify({ privateKey: k3 }));
+  writeFileSync(join(dir, 'big.key'), 'x'.repeat(5000));
+  writeFileSync(join(dir, 'bad.json'), '{ nope');
+  assert.equal(loadPrivateKey({ key: k1, keyFile: join(dir, 'hex.key'), env: k3 }), k1);
+  assert.equal(loadPrivateKey({ keyFile: join(dir, 'hex.key'), env: k3 }), k2);
+  assert.equal(loadPrivateKey({ keyFile: join(dir, 'json.key') }), k3);
+  assert.equal(loadPrivateKey({ env: k1.slice(2) }), k1);
+  const table: [Parameters<typeof loadPrivateKey>[0], string][] = [
+    [{}, 'KEY_MISSING'],
+    [{ key: '0x1234' }, 'KEY_INVALID'],
+    [{ key: '0x' + 'zz'.repeat(32) }, 'KEY_INVALID'],
+    [{ key: '0x' + '00'.repeat(32) }, 'KEY_INVALID'],
+    [{ key: '0x' + 'ff'.repeat(32) }, 'KEY_INVALID'],
+    [{ keyFile: join(dir, 'missing.key') }, 'KEY_FILE'],
+    [{ keyFile: join(dir, 'big.key') }, 'KEY_FILE'],
+    [{ keyFile: join(dir, 'bad.json') }, 'KEY_FILE'],
+  ];
+  for (const [src, want] of table) assert.equal(code(() => loadPrivateKey(src)), want, JSON.stringify(src));
+  const secret = 'ab'.repeat(31) + 'zz';
+  try {
+    loadPrivateKey({ key: secret });
+    assert.fail('accepted');
+  } catch (e) {
+    assert.ok(!(e as Error).message.includes(secret.slice(0, 20)), 'the key is not in the message');
+  }
+  assert.equal(signingKey({ devKey: true }, {}), '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80');
+  assert.equal(signingKey({ devKey: true }, { POCCHAIN_KEY: k1 }), k1, 'an explicit key wins over --dev-key');
+});
+
+test('endpoints: flag > environment > running devnet manifest > default', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pocchain-kit-'));
+  const empty = mkdtempSync(join(tmpdir(), 'pocchain-kit-none-'));
+  const write = (running: boolean) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'devnet.json'), JSON.stringify({ running, nodes: [{ rpc: 'http://127.0.0.1:9545' }], l1: { rpc: 'http://127.0.0.1:9645' } }));
+  };
+  const none = { POCCHAIN_DEVNET_DIR: empty };
+  assert.equal(rpcUrl({}, none), DEFAULT_RPC);
+  assert.equal(l1RpcUrl({}, none), DEFAULT_L1_RPC);
+  write(true);
+  const m = { POCCHAIN_DEVNET_DIR: dir };
+  assert.equal(devnetDefaults(m)?.rpc, 'http://127.0.0.1:9545');
+  assert.equal(rpcUrl({}, m), 'http://127.0.0.1:9545');
+  assert.equal(l1RpcUrl({}, m), 'http://127.0.0.1:9645');
+  const env = { ...m, POCCHAIN_RPC: 'http://10.0.0.1:8545', POCCHAIN_L1_RPC: 'http://10.0.0.1:8645' };
+  assert.equal(rpcUrl({}, env), 'http://10.0.0.1:8545');
+  assert.equal(l1RpcUrl({}, env), 'http://10.0.0.1:8645');
+  assert.equal(rpcUrl({ rpc: 'http://flag:1' }, env), 'http://flag:1');
+  assert.equal(l1RpcUrl({ l1Rpc: 'http://flag:2' }, env), 'http://flag:2');
+  write(false);
+  assert.equal(rpcUrl({}, m), DEFAULT_RPC, 'a stopped devnet is not a default');
+  writeFileSync(join(dir, 'devnet.json'), '{"running": tr');
+  assert.equal(rpcUrl({}, m), DEFAULT_RPC, 'a half-written manifest is ignored');
+});
+
+test('toCliError: one shape for typed errors, unreachable endpoints, reverts', () => {
+  assert.deepEqual(toCliError(new PocError('KEY_INVALID', 'bad')), { code: 'KEY_INVALID', message: 'bad' });
+  const refused = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4999'), { code: 'ECONNREFUSED' }) });
+  assert.equal(toCliError(refused).code, 'RPC_UNREACHABLE');
+  const revert = Object.assign(new Error('execution reverted'), { code: 'CALL_EXCEPTION', shortMessage: 'execution reverted', data: null });
+  assert.equal(toCliError(revert).code, 'TX_REVERTED');
+  assert.equal(toCliError(new Error('boom')).code, 'ERROR');
+});
+
+test('every command has --help with an example line and takes --json where it prints a result', () => {
+  const all: Command[] = [];
+  const walk = (c: Command) => {
+    for (const s of c.commands) {
+      all.push(s);
+      walk(s);
+    }
+  };
+  const program = createProgram();
+  walk(program);
+  const leaves = all.filter((c) => c.commands.length === 0);
+  assert.ok(leaves.length >= 15, `found ${leaves.length} commands`);
+  for (const c of leaves) {
+    let help = '';
+    c.configureOutput({ writeOut: (s) => (help += s), writeErr: (s) => (help += s) });
+    c.outputHelp();
+    const name = `${c.parent?.name() === 'pocchain' ? '' : c.parent?.name() + ' '}${c.name()}`;
+    assert.match(help, /\nExamples?:\n {2}\$ (pocchain|npm) /, `${name}: example in --help`);
+    const longRunning = ['node', 'devnet', 'executor', 'relayer', 'version', 'init', 'testnet'].includes(c.name());
+    if (!longRunning) assert.ok(c.options.some((o) => o.long === '--json'), `${name}: --json`);
+  }
+});
