@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
-import { getAddress, isError, JsonRpcProvider, Network, parseUnits } from 'ethers';
+import { computeAddress, getAddress, isError, JsonRpcProvider, Network, parseUnits } from 'ethers';
 import { PocError, isPocError } from '../lib/errors.ts';
 import { loadPrivateKey } from '../lib/keys.ts';
 import { decodeRevert, explainError } from '../executor/hub-client.ts';
@@ -81,6 +81,17 @@ export function signingKey(o: Opts, env: NodeJS.ProcessEnv = process.env): strin
   if (!o.key && !o.keyFile && !env.POCCHAIN_KEY && o.devKey) return DEV_KEY_0;
   return loadPrivateKey({ key: o.key, keyFile: o.keyFile, env: env.POCCHAIN_KEY });
 }
+/** Whose account a read-only command looks at: --address, else the address of the key (flag/file/env). */
+export function accountAddress(o: Opts, env: NodeJS.ProcessEnv = process.env): string {
+  if (o.address) return parseAddress(o.address, '--address');
+  return computeAddress(signingKey(o, env));
+}
+
+/** Add --address and the key options to a read-only command about one account. */
+export function accountOptions(c: Command): Command {
+  return c.option('--address <address>', 'the account to look at (default: the address of --key / --key-file / POCCHAIN_KEY)');
+}
+
 /** The test mnemonic's first account (anvil's and the devnet's account 0): DEV ONLY. */
 const DEV_KEY_0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 

@@ -11,6 +11,7 @@ import { createBridgePlugin } from '../bridge/plugin.ts';
 import { resolveBridgeConfig } from '../bridge/config.ts';
 import { registerBridgeCommands } from './commands/bridge.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerAccountCommands } from './commands/account.ts';
 
 export interface PluginEnv {
   genesis: Genesis;
@@ -28,7 +29,8 @@ export async function createPlugins(_config: Record<string, any>, _env: PluginEn
 
 /** Add the layers' subcommands to the CLI. */
 export function registerCommands(_program: Command): void {
-  registerPocCommands(_program); // executor, app/dataset publish, task submit/show
+  registerPocCommands(_program); // executor, app/dataset publish/list, task submit/show/list
+  registerAccountCommands(_program); // balance, withdraw (Hub credit)
   registerBridgeCommands(_program); // bridge deploy-l1/deposit/withdraw/status, relayer
   registerDevnetCommand(_program); // devnet: the whole system locally (npm start)
 }

@@ -9,11 +9,12 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Wallet, ZeroAddress, ZeroHash, formatEther, getAddress, hexlify, keccak256, parseEther, toUtf8String, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError } from '../../lib/errors.ts';
-import { action, common, openProvider, example, parseAddress, parseAmount, parseCount, parseHash, parseInteger, progress as say, rpcUrl, signingKey, type Opts, type Outcome } from '../kit.ts';
+import { accountAddress, accountOptions, action, common, openProvider, example, parseAddress, parseAmount, parseCount, parseHash, parseInteger, progress as say, rpcUrl, signingKey, type Opts, type Outcome } from '../kit.ts';
 import { createLogger } from '../../lib/log.ts';
 import { HUB_ADDRESS, categoryTime } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
+import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
 
 /** Coins from a flag (the kit's one amount parser; zero allowed for prices). */
 const coins = (v: unknown, what: string): bigint => parseAmount(v, what, { allowZero: true });
@@ -104,7 +105,9 @@ function publishCommands(program: Command): void {
       return publish(o, 'app', bytes, coins(o.price, '--price'), category);
     }),
   );
+  assetListCommand(app, 'app');
   const ds = program.command('dataset').description('datasets registered in the Hub');
+  assetListCommand(ds, 'dataset');
   const dpub = ds
     .command('publish <file>')
     .description('upload a dataset to the node\'s content store and register it in the Hub')
@@ -115,6 +118,27 @@ function publishCommands(program: Command): void {
   dpub.action(
     action(async (file: string, o: Opts) => {
       return publish(o, 'dataset', new Uint8Array(readFileSync(resolve(file))), coins(o.price, '--price'), 0);
+    }),
+  );
+}
+
+/** `app list` / `dataset list`: what an owner registered and what each earned. */
+function assetListCommand(parent: Command, kind: 'app' | 'dataset'): void {
+  const c = parent.command('list').description(`the ${kind}s you own, their price and the fees they earned (credited in the Hub: \`pocchain balance\`, \`pocchain withdraw\`)`).option('--from-block <n>', 'scan events from this block', '0');
+  example(accountOptions(common(c, { key: `${kind} owner` })), `pocchain ${kind} list --key-file owner.key --json`);
+  c.action(
+    action(async (o: Opts): Promise<Outcome> => {
+      const owner = accountAddress(o);
+      const from = parseCount(o.fromBlock, '--from-block');
+      const provider = await openProvider(rpcUrl(o));
+      try {
+        const list = await assetsOf(provider, kind, owner, from);
+        const total = list.reduce((a, x) => a + x.earned, 0n);
+        const text = [`${list.length} ${kind}(s) owned by ${owner}, earned ${formatEther(total)} in total`, ...list.map((x) => `  ${x.hash}  price ${formatEther(x.price)}${x.category !== null ? `, category ${x.category}` : ''}, earned ${formatEther(x.earned)} from ${x.paidTasks} task(s)`)].join('\n');
+        return { json: { owner, [`${kind}s`]: list, earned: total }, text };
+      } finally {
+        provider.destroy();
+      }
     }),
   );
 }
@@ -212,6 +236,29 @@ function taskCommands(program: Command): void {
       }
     }),
   );
+  const list = task
+    .command('list')
+    .description('the tasks you requested, newest first, with status and refunds')
+    .addOption(new Option('--status <status>', 'only tasks in this status').choices(['active', 'revealing', 'completed', 'failed']))
+    .option('--from-block <n>', 'scan events from this block', '0');
+  example(accountOptions(common(list, { key: 'requester' })), 'pocchain task list --status failed --key-file me.key');
+  list.action(
+    action(async (o: Opts): Promise<Outcome> => {
+      const requester = accountAddress(o);
+      const from = parseCount(o.fromBlock, '--from-block');
+      const provider = await openProvider(rpcUrl(o));
+      try {
+        const all = await tasksOf(provider, requester, from);
+        const tasks = o.status ? all.filter((t) => t.status === o.status) : all;
+        const counts: Record<string, number> = {};
+        for (const t of all) counts[t.status] = (counts[t.status] ?? 0) + 1;
+        const text = [`${tasks.length} task(s) requested by ${requester}${o.status ? ` in status ${o.status}` : ''} (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`, ...tasks.map((t) => `  task ${t.taskId}  ${t.status.padEnd(9)}  escrow ${formatEther(t.escrow)}${t.refunded > 0n ? `, refunded ${formatEther(t.refunded)} (Hub credit)` : ''}  app ${t.app.slice(0, 10)}…  block ${t.createdAt}`)].join('\n');
+        return { json: { requester, counts, tasks }, text };
+      } finally {
+        provider.destroy();
+      }
+    }),
+  );
   const show = task.command('show <taskId>').description('status, assignees and their contributions, votes, payments of a task');
   example(common(show), 'pocchain task show 7');
   show.action(
@@ -302,26 +349,6 @@ function outcomeOf(o: Opts, taskId: bigint, r: TaskOutcome, credits: Credit[]): 
   return text !== undefined ? { json, exitCode, text, raw: true } : { json, exitCode, text: hexlify(r.result) };
 }
 
-export interface Credit {
-  to: string;
-  amount: bigint;
-  kind: 'reward' | 'app-fee' | 'dataset-fee' | 'refund';
-}
-
-/** Hub credit a task gave (Paid and Refunded events: both add to `withdrawable`). */
-export async function taskCredits(provider: JsonRpcProvider, hub: Contract, taskId: bigint): Promise<Credit[]> {
-  const t = await hub.getTask(taskId);
-  const topic = '0x' + taskId.toString(16).padStart(64, '0');
-  const logs = await provider.getLogs({ address: HUB_ADDRESS, topics: [null, topic], fromBlock: Number(t.createdAt), toBlock: 'latest' });
-  const out: Credit[] = [];
-  for (const l of logs) {
-    const p = hubIface.parseLog(l);
-    if (p?.name === 'Paid') out.push({ to: p.args.to, amount: p.args.amount, kind: (['reward', 'app-fee', 'dataset-fee'] as const)[Number(p.args.kind)]! });
-    if (p?.name === 'Refunded') out.push({ to: p.args.requester, amount: p.args.amount, kind: 'refund' });
-  }
-  return out;
-}
-
 /** Everything the chain knows about a task, as plain JSON. */
 export async function describeTask(provider: JsonRpcProvider, hub: Contract, taskId: bigint) {
   const t = await hub.getTask(taskId);
@@ -333,7 +360,7 @@ export async function describeTask(provider: JsonRpcProvider, hub: Contract, tas
     contributors.push({ executor: e, status: ASSIGNMENT_NAMES[Number(a.status)], weight: String(a.weight), resultHash: a.resultHash === ZeroHash ? null : a.resultHash, expiry: Number(a.expiry) });
   }
   const topic = '0x' + taskId.toString(16).padStart(64, '0');
-  const logs = await provider.getLogs({ address: HUB_ADDRESS, topics: [null, topic], fromBlock: Number(t.createdAt), toBlock: 'latest' });
+  const logs = await logsInWindows(provider, { address: HUB_ADDRESS, topics: [null, topic] }, Number(t.createdAt), await provider.getBlockNumber());
   const payments: { to: string; amount: string; kind: string }[] = [];
   const slashes: { executor: string; amount: string; newScore: string }[] = [];
   let refund: { to: string; amount: string } | null = null;
