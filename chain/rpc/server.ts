@@ -60,6 +60,16 @@ type Req = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown
 
 let nextConnId = 1;
 
+/**
+ * Idle keep-alive connections stay open this long. Node's default (5 s) races clients that reuse a
+ * socket after a pause: their request meets the server's FIN ("other side closed"). Load balancers
+ * and geth keep idle connections 60–120 s; clients' own idle timeouts are shorter, so they close
+ * first. Only idle sockets are timed out: a connection with a request in flight is never closed.
+ */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Headers of a request must arrive within this; above the keep-alive timeout as Node requires. */
+export const HTTP_HEADERS_TIMEOUT_MS = 66_000;
+
 export class RpcServer {
   private readonly opts: Required<Omit<RpcServerOptions, 'routes' | 'onCall' | 'onSlowClient'>> & Pick<RpcServerOptions, 'routes' | 'onCall' | 'onSlowClient'>;
   private server?: Server;
@@ -73,7 +83,7 @@ export class RpcServer {
 
   /** Listen; rejects with EADDRINUSE etc. so the CLI can say which port is busy. */
   async start(): Promise<void> {
-    const server = createServer((req, res) => void this.onHttp(req, res));
+    const server = createServer({ keepAliveTimeout: HTTP_KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HTTP_HEADERS_TIMEOUT_MS }, (req, res) => void this.onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxBodyBytes });
     server.on('upgrade', (req, socket, head) => {
       this.wss!.handleUpgrade(req, socket, head, (ws) => this.onWs(ws, req.socket.remoteAddress ?? 'unknown'));
