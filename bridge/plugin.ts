@@ -12,6 +12,7 @@ import type { Genesis } from '../chain/genesis.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
 import type { Deposit as SysDeposit } from '../consensus/envelope.ts';
 import type { NodePlugin, PluginContext } from '../consensus/plugin.ts';
+import type { L1JudgeCode } from '../consensus/block-rules.ts';
 import { Counter } from 'prom-client';
 import { isPocError, PocError } from '../lib/errors.ts';
 import { loadKeys } from '../lib/keys.ts';
@@ -50,7 +51,7 @@ export function toSysDeposit(d: L1Deposit): SysDeposit {
  * behind): the validator must not vote for the block but must not pin it as invalid either (the
  * consensus driver tells them from a real refusal by these codes). Every other throw = invalid.
  */
-export type L1JudgeCode = 'L1_UNAVAILABLE' | 'L1_BEHIND';
+export type { L1JudgeCode } from '../consensus/block-rules.ts';
 
 /** This node's L1 view, as `checkDeposits` needs it. */
 export interface L1View {

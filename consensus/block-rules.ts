@@ -19,7 +19,8 @@ export type Judgement = 'valid' | 'invalid' | 'cannot-judge';
  * its L1 RPC is unreachable, or its L1 view is behind the deposits proposed. Any other throw
  * means the deposits are wrong. CLOCK_BEHIND is the driver's own (a block stamped ahead of our clock).
  */
-export type CannotJudgeCode = 'L1_UNAVAILABLE' | 'L1_BEHIND' | 'CLOCK_BEHIND';
+export type L1JudgeCode = 'L1_UNAVAILABLE' | 'L1_BEHIND';
+export type CannotJudgeCode = L1JudgeCode | 'CLOCK_BEHIND';
 export const CANNOT_JUDGE_CODES: readonly CannotJudgeCode[] = ['L1_UNAVAILABLE', 'L1_BEHIND', 'CLOCK_BEHIND'];
 
 export type BlockRuleCode = 'BLOCK_RULE' | 'BAD_EVIDENCE';
@@ -125,16 +126,19 @@ export function depositsAllowed(round: number): boolean {
 // ---- block bytes ----
 
 /**
- * The longest prefix of `sizes` (candidate transactions in pool order) whose total fits `budget`.
+ * The longest prefix of `sizes` (candidate transactions in pool order) whose total fits `budget`;
+ * `sizes` is read lazily, so only the candidates that fit are ever measured.
  * The builder may still skip some of them (they fail), so the block's tx bytes stay within it.
  */
-export function fitByBytes(sizes: readonly number[], budget: number): number {
+export function fitByBytes(sizes: Iterable<number>, budget: number): number {
   let total = 0;
-  for (let i = 0; i < sizes.length; i++) {
-    total += sizes[i]!;
+  let i = 0;
+  for (const size of sizes) {
+    total += size;
     if (total > budget) return i;
+    i++;
   }
-  return sizes.length;
+  return i;
 }
 
 // ---- timing ----

@@ -10,44 +10,51 @@
  * The chain is touched by one task at a time (`chainTask`): building, verifying and committing
  * all execute on the chain's single VM.
  *
- * Block sync: every second the driver asks peers for their head; if one has committed the height
- * we are on, it fetches blocks with their commits in batches and feeds each as a `syncCommit`
- * input, so synced blocks take the same verify → commit path as blocks decided live.
+ * Split along CometBFT's reactors: pure block rules (block-rules.ts: envelope checks, the evidence
+ * rule, system-data assembly, byte budget, timeouts), block sync with peer scoring (block-sync.ts),
+ * the evidence pool (evidence-pool.ts), batched tx gossip (tx-gossip.ts). The driver keeps the
+ * queue, the WAL, the signer and the timers. Every peer input is bounded (limits.ts) before any
+ * signature check or validator-set computation.
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { createBlock } from '@ethereumjs/block';
-import { bytesToHex, equalsBytes } from '@ethereumjs/util';
+import { createBlock, createBlockFromRLP } from '@ethereumjs/block';
+import { bytesToBigInt, bytesToHex, equalsBytes } from '@ethereumjs/util';
+import { RLP } from '@ethereumjs/rlp';
 import { Packr } from 'msgpackr';
-import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Chain } from '../chain/chain.ts';
 import type { TxPool } from '../chain/txpool.ts';
 import type { ExecuteResult } from '../chain/execute.ts';
 import type { GenesisValidator } from '../chain/genesis.ts';
 import { chainTopics, protocolId, type P2PNode } from '../chain/p2p/index.ts';
-import { createBftState, step, type BftInput, type BftOutput, type BftState, type TimeoutConfig } from './bft/machine.ts';
-import { decodeCommit, decodeEvidence, decodeMessage, encodeCommit, encodeEvidence, encodeMessage, voteSignBytes } from './bft/codec.ts';
+import { createBftState, step, type BftInput, type BftOutput, type BftState, type BlockValidity, type TimeoutConfig } from './bft/machine.ts';
+import { decodeCommit, decodeEvidence, decodeMessage, encodeCommit, encodeMessage, voteSignBytes } from './bft/codec.ts';
 import { sign as edSign } from './bft/crypto.ts';
 import { PrivValidator } from './bft/signer.ts';
-import type { Commit, ConsensusMessage, DuplicateVoteEvidence, Vote } from './bft/types.ts';
+import type { Commit, ConsensusMessage, Vote } from './bft/types.ts';
 import { commitRandomness, verifyCommit, verifyEvidence, verifyProposal, verifyVoteSignature } from './bft/verify.ts';
-import { inputOfWalRecord, Wal, walRecordOfInput } from './bft/wal.ts';
+import { inputOfWalRecord, MAX_WAL_RECORD_BYTES, Wal, walRecordOfInput } from './bft/wal.ts';
 import { ValidatorSet } from './validators.ts';
-import { decodeEnvelope, decodeSys, encodeEnvelope, encodeSys, sysHash, type Deposit, type SysData } from './envelope.ts';
+import { decodeEnvelope, encodeEnvelope, encodeSys, sysHash, type Deposit, type SysData } from './envelope.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { HEIGHT_AHEAD, ROUND_WINDOW } from './limits.ts';
+import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_GOSSIP_MAX, HEIGHT_AHEAD, MAX_BLOCK_TX_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, ROUND_WINDOW } from './limits.ts';
+import { assembleSys, checkEnvelope, depositsAllowed, fitByBytes, isCanonicalEvidence, judgementOfError, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
+import { canonicalEvidence, EvidencePool, evidenceKey } from './evidence-pool.ts';
+import { BlockSync } from './block-sync.ts';
+import { TxGossip } from './tx-gossip.ts';
 import type { Metrics } from '../lib/metrics.ts';
 
 const packr = new Packr({ useRecords: false, useBigIntExtension: true });
-const SYNC_BATCH = 32;
-const MAX_EVIDENCE_PER_BLOCK = 10;
-const EVIDENCE_MAX_AGE = 1000;
 
 /** Where system inputs (bridge deposits) come from, and how a proposal's are checked. */
 export interface SystemInputSource {
-  /** deposits the proposer includes in the next block */
+  /** deposits the proposer includes in the next block (asked in round 0 only) */
   deposits(): Promise<Deposit[]>;
-  /** throws when a proposed block's deposits are not exactly what this node's L1 view allows */
+  /**
+   * Throws when a proposed block's deposits are not exactly what this node's L1 view allows. A
+   * PocError whose code is a CannotJudgeCode (block-rules.ts: 'L1_UNAVAILABLE', 'L1_BEHIND')
+   * means this node cannot judge them yet; any other throw means they are wrong.
+   */
   check(deposits: Deposit[]): Promise<void>;
 }
 
@@ -66,6 +73,8 @@ export interface BftDriverOptions {
   system?: SystemInputSource;
   logger?: Logger;
   metrics?: Metrics;
+  /** the pool's largest transaction (checked against the block and gossip limits at start) */
+  poolMaxTxBytes?: number;
   /** TEST ONLY: misbehave to exercise the others' safety */
   byzantine?: { doubleSign?: boolean; invalidProposal?: boolean };
 }
@@ -92,21 +101,22 @@ export class BftDriver {
   private chainQueue: Promise<unknown> = Promise.resolve();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly executed = new Map<string, Executed>();
+  /** gas used claimed by blocks being validated (sizes the wait for a validation in flight) */
+  private readonly gasOf = new Map<string, bigint>();
   private lastCommit: Commit | null = null;
-  private pendingEvidence = new Map<string, DuplicateVoteEvidence>();
-  private readonly committedEvidence = new Set<string>();
+  private readonly evidence: EvidencePool;
+  private readonly sync: BlockSync;
+  private readonly txGossip: TxGossip;
+  private readonly timeouts: TimeoutConfig;
   private heightStartedAt = 0;
   private stopped = false;
-  private syncTarget = 0;
   private syncing = false;
   private syncTimer?: NodeJS.Timeout;
   private unsub: (() => void)[] = [];
   private heightWaiters: { height: number; resolve: () => void }[] = [];
   private lastProgressAt = Date.now();
-  /** hashes of synced blocks whose +2/3 commit we verified: their system inputs were accepted by the validators then */
-  private readonly committed = new Set<string>();
   /** figures for status and benchmarks */
-  readonly stats = { lastCommitLatencyMs: 0, commits: 0, rounds: 0, evidenceSeen: 0, invalidMessages: 0 };
+  readonly stats = { lastCommitLatencyMs: 0, commits: 0, rounds: 0, evidenceSeen: 0, invalidMessages: 0, ignoredMessages: 0, evidenceRefused: 0, revalidations: 0, validationWaits: 0, cannotJudge: 0 };
 
   constructor(o: BftDriverOptions) {
     this.o = o;
@@ -115,7 +125,27 @@ export class BftDriver {
     this.topics = chainTopics(o.chain.chainId);
     this.evidenceTopic = `pocchain/${o.chain.chainId}/evidence`;
     this.baseSet = ValidatorSet.create(o.validators.map((v) => ({ pubKey: hexBytes(v.pubKey), power: BigInt(v.power) })));
-    this.state = createBftState({ chainId: this.chainId, ...(o.timeouts ? { timeouts: o.timeouts } : {}) });
+    this.timeouts = { ...timeoutsFor(o.blockTimeMs), ...o.timeouts };
+    this.state = createBftState({ chainId: this.chainId, timeouts: this.timeouts, maxFutureRounds: ROUND_WINDOW, maxBlockBytes: CONSENSUS_GOSSIP_MAX });
+    this.evidence = new EvidencePool({ isCommitted: async (k) => (await o.chain.store.loadMeta(k)) !== undefined && (await o.chain.store.loadMeta(k)) !== null });
+    this.sync = new BlockSync({
+      p2p: o.p2p,
+      chain: o.chain,
+      log: this.log,
+      verifyCommit: (c, h) => void verifyCommit(c, this.membershipAt(h), this.chainId),
+      apply: (h, c, env) => this.applySynced(h, c, env),
+      stopped: () => this.stopped,
+    });
+    this.txGossip = new TxGossip({ p2p: o.p2p, topic: this.topics.tx, pool: o.pool, log: this.log });
+  }
+
+  /**
+   * Membership (keys, powers, indices) of a height: what signatures of votes, commits and evidence
+   * are checked against. Static from genesis, so O(1) for any height (epochs would change it
+   * here); the proposer priorities of `setAt` are not needed for it.
+   */
+  membershipAt(_height: number): ValidatorSet {
+    return this.baseSet;
   }
 
   /** Validator set of a height (static from genesis; epochs would change it here). */
@@ -135,7 +165,7 @@ export class BftDriver {
 
   /** Status for RPC and the devnet view. */
   status() {
-    return { height: this.state.height, round: this.state.round, step: this.state.step, validator: this.myIndex(), syncing: this.syncTarget > this.state.height, ...this.stats };
+    return { height: this.state.height, round: this.state.round, step: this.state.step, validator: this.myIndex(), syncing: this.sync.target > this.state.height, pendingEvidence: this.evidence.size, sync: this.sync.stats, txGossip: this.txGossip.stats, ...this.stats };
   }
 
   private myIndex(): number {
@@ -144,6 +174,7 @@ export class BftDriver {
 
   async start(): Promise<void> {
     const { chain, p2p } = this.o;
+    checkLimits({ validators: this.baseSet.size, consensusGossipMax: p2p.gossipLimit(this.topics.consensus), txGossipMax: p2p.gossipLimit(this.topics.tx), poolMaxTxBytes: this.o.poolMaxTxBytes ?? MAX_TX_BYTES, walRecordMax: MAX_WAL_RECORD_BYTES });
     mkdirSync(this.o.dir, { recursive: true });
     this.wal = await Wal.open(join(this.o.dir, 'wal'));
     if (this.o.me) this.signer = await PrivValidator.open({ secretKey: this.o.me.secretKey, statePath: join(this.o.dir, 'sign-state.json') });
@@ -153,13 +184,12 @@ export class BftDriver {
       if (c) this.lastCommit = decodeCommit(c);
     }
     this.unsub.push(p2p.subscribe(this.topics.consensus, (d, from) => this.onConsensusGossip(d, from)));
-    this.unsub.push(p2p.subscribe(this.topics.tx, (d) => this.onTxGossip(d)));
-    this.unsub.push(p2p.subscribe(this.evidenceTopic, (d) => this.onEvidenceGossip(d)));
-    await p2p.handle(protocolId(chain.chainId, 'status'), () => packr.pack([Number(chain.head.header.number)]));
-    await p2p.handle(protocolId(chain.chainId, 'blocks'), (req) => this.serveBlocks(req), { maxRequestBytes: 1024 });
+    this.unsub.push(p2p.subscribe(this.topics.tx, (d) => this.txGossip.onGossip(d)));
+    this.unsub.push(p2p.subscribe(this.evidenceTopic, (d) => this.onEvidenceGossip(d), { maxBytes: EVIDENCE_GOSSIP_MAX }));
+    await this.sync.serve();
     await p2p.handle(protocolId(chain.chainId, 'votes'), (req) => this.serveVotes(req), { maxRequestBytes: 1024 });
     const onTx = (tx: any, local?: boolean) => {
-      if (local) void p2p.publish(this.topics.tx, tx.serialize()).catch(() => {});
+      if (local) this.txGossip.publish(tx.serialize());
     };
     this.o.pool.on('tx', onTx);
     this.unsub.push(() => this.o.pool.off('tx', onTx));
@@ -182,6 +212,7 @@ export class BftDriver {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.syncTimer);
+    this.txGossip.stop();
     for (const t of this.timers) clearTimeout(t);
     for (const u of this.unsub) u();
     await this.queue;
@@ -254,19 +285,29 @@ export class BftDriver {
         return;
       }
       case 'scheduleTimeout': {
+        let ms = out.durationMs;
+        if (out.awaiting) {
+          // the proposal came in time and is still being validated: wait for it, sized by its gas
+          ms = validationWaitMs(this.gasOf.get(bytesToHex(out.awaiting)) ?? 0n, this.timeouts);
+          this.stats.validationWaits++;
+        }
         const t = setTimeout(() => {
           this.timers.delete(t);
           this.enqueue({ type: 'timeout', kind: out.kind, height: out.height, round: out.round });
-        }, out.durationMs);
+        }, ms);
         this.timers.add(t);
         return;
       }
       case 'buildBlock':
         void this.chainTask(() => this.build(out.height, out.round)).catch((err) => this.log.error({ err: (err as Error).message }, 'block build failed'));
         return;
-      case 'validateBlock':
-        void this.chainTask(() => this.validate(out.height, out.blockHash, out.block)).then((result) => this.enqueue({ type: 'blockValidity', height: out.height, blockHash: out.blockHash, result }));
+      case 'validateBlock': {
+        const k = bytesToHex(out.blockHash);
+        this.gasOf.set(k, gasClaimed(out.block));
+        if (out.decided) this.stats.revalidations++;
+        void this.chainTask(() => this.validate(out.height, out.blockHash, out.block, !!out.decided)).then((result) => this.enqueue({ type: 'blockValidity', height: out.height, blockHash: out.blockHash, result }));
         return;
+      }
       case 'missingBlock':
         void this.fetchMissing(out.height, out.blockHash);
         return;
@@ -274,12 +315,12 @@ export class BftDriver {
         await this.commit(out.height, out.round, out.blockHash, out.block, out.commit);
         return;
       case 'evidence': {
-        const key = bytesToHex(encodeEvidence(out.evidence));
         this.stats.evidenceSeen++;
-        if (!this.committedEvidence.has(key) && !this.pendingEvidence.has(key)) {
-          this.pendingEvidence.set(key, out.evidence);
-          this.log.warn({ height: out.evidence.voteA.height, validator: out.evidence.voteA.validatorIndex }, 'equivocation detected');
-          void this.o.p2p.publish(this.evidenceTopic, encodeEvidence(out.evidence)).catch(() => {});
+        const c = canonicalEvidence(out.evidence);
+        if ((await this.evidence.verdict(c.ev.voteA.height, c.key, this.state.height)) !== 'ok') return;
+        if (this.evidence.add(c)) {
+          this.log.warn({ height: c.ev.voteA.height, validator: c.ev.voteA.validatorIndex }, 'equivocation detected');
+          void this.o.p2p.publish(this.evidenceTopic, c.bytes).catch(() => {});
         }
         return;
       }
@@ -301,13 +342,22 @@ export class BftDriver {
   private async build(height: number, round: number): Promise<void> {
     const { chain, pool } = this.o;
     if (Number(chain.head.header.number) + 1 !== height || !this.o.me) return;
-    const sys: SysData = {
-      ...(this.lastCommit && height > 1 ? { lastCommit: encodeCommit(this.lastCommit) } : {}),
-      evidence: [...this.pendingEvidence.values()].slice(0, MAX_EVIDENCE_PER_BLOCK).map(encodeEvidence),
-      deposits: this.o.system ? await this.o.system.deposits() : [],
-    };
+    let deposits: Deposit[] = [];
+    if (this.o.system && depositsAllowed(round)) {
+      try {
+        deposits = await this.o.system.deposits();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, height }, 'no deposits this block: L1 source failed');
+      }
+    }
+    const sys: SysData = assembleSys({ height, round, lastCommit: this.lastCommit ? encodeCommit(this.lastCommit) : null, evidence: await this.evidence.pick(height, MAX_EVIDENCE_PER_BLOCK), deposits });
     const header = chain.nextHeader({ coinbase: this.o.me.coinbase, mixHash: this.lastCommit && height > 1 ? commitRandomness(this.lastCommit) : new Uint8Array(32), extraData: sysHash(sys) });
-    const res = await chain.build(header, pool.pending(5000), Math.max(this.o.blockTimeMs, 500), sys);
+    // the block's transactions fit the byte budget, so its proposal always fits one gossip message
+    const candidates = pool.pending(5000);
+    const fit = fitByBytes((function* () {
+      for (const t of candidates) yield t.serialize().length;
+    })(), MAX_BLOCK_TX_BYTES);
+    const res = await chain.build(header, candidates.slice(0, fit), Math.max(this.o.blockTimeMs, 500), sys);
     for (const s of res.skipped) if (!/remaining gas|block gas limit/i.test(s.reason)) pool.drop(s.tx);
     let block = res.block;
     if (this.o.byzantine?.invalidProposal) {
@@ -320,8 +370,13 @@ export class BftDriver {
     this.enqueue({ type: 'ownBlock', height, round, blockHash: block.hash(), block: encodeEnvelope({ rlp: block.serialize(), sys }) });
   }
 
-  /** Verify a proposed or synced block without side effects on the committed chain. */
-  private async validate(height: number, blockHash: Uint8Array, bytes: Uint8Array): Promise<'valid' | 'invalid' | 'mismatch'> {
+  /**
+   * Judge a proposed or synced block without side effects on the committed chain: valid, invalid,
+   * cannot-judge (our L1 view or clock is behind), or mismatch (bytes ≠ hash). `decided`: +2/3
+   * committed it, so the checks that depend on our local views (deposits against L1) are skipped
+   * and only what can be checked — execution, signatures — decides.
+   */
+  private async validate(height: number, blockHash: Uint8Array, bytes: Uint8Array, decided = false): Promise<BlockValidity> {
     const { chain } = this.o;
     const key = bytesToHex(blockHash);
     if (this.executed.has(key)) return 'valid';
@@ -330,33 +385,44 @@ export class BftDriver {
       // txs we already hold are reused with their recovered senders (decoded and recovered once)
       const block = chain.decodeBlock(env.rlp, (h) => this.o.pool.get(h));
       if (!equalsBytes(block.hash(), blockHash)) return 'mismatch';
-      if (Number(block.header.number) !== height || Number(chain.head.header.number) + 1 !== height) throw new Error(`block ${block.header.number} is not at height ${height} on head ${chain.head.header.number}`);
-      if (!equalsBytes(block.header.extraData, sysHash(env.sys))) throw new Error('extraData does not commit to the system data');
-      if (height > 1) {
-        if (!env.sys.lastCommit) throw new Error('missing last commit');
-        const lc = decodeCommit(env.sys.lastCommit);
-        if (lc.height !== height - 1 || !equalsBytes(lc.blockHash, chain.head.hash())) throw new Error('last commit is not for the parent block');
-        verifyCommit(lc, this.setAt(height - 1), this.chainId);
-        if (!equalsBytes(block.header.mixHash, commitRandomness(lc))) throw new Error('prevrandao is not the last commit\'s randomness');
-      } else if (!equalsBytes(block.header.mixHash, new Uint8Array(32))) throw new Error('height 1 prevrandao must be zero');
+      const lc = height > 1 && env.sys.lastCommit ? decodeCommit(env.sys.lastCommit) : null;
+      checkEnvelope({
+        blockNumber: Number(block.header.number),
+        height,
+        headNumber: Number(chain.head.header.number),
+        extraDataMatches: equalsBytes(block.header.extraData, sysHash(env.sys)),
+        lastCommit: lc ? { height: lc.height, forHead: equalsBytes(lc.blockHash, chain.head.hash()) } : null,
+        mixHashMatches: equalsBytes(block.header.mixHash, lc ? commitRandomness(lc) : new Uint8Array(32)),
+        evidenceCount: env.sys.evidence.length,
+        depositCount: env.sys.deposits.length,
+        timestamp: Number(block.header.timestamp),
+        now: Math.floor(Date.now() / 1000),
+      });
+      if (lc) verifyCommit(lc, this.membershipAt(height - 1), this.chainId);
+      const seen = new Set<string>();
       for (const evb of env.sys.evidence) {
         const ev = decodeEvidence(evb);
-        if (ev.voteA.height > height || ev.voteA.height < height - EVIDENCE_MAX_AGE) throw new Error('evidence out of range');
-        verifyEvidence(ev, this.setAt(ev.voteA.height), this.chainId);
-        if (this.committedEvidence.has(bytesToHex(evb)) || (await chain.store.loadMeta(evidenceKey(evb)))) throw new Error('evidence already committed');
+        if (!isCanonicalEvidence(ev)) throw ruleError('evidence votes not in canonical order');
+        const k = evidenceKey(evb);
+        if (seen.has(k)) throw ruleError('evidence repeated in the block');
+        seen.add(k);
+        const v = await this.evidence.verdict(ev.voteA.height, k, height);
+        if (v !== 'ok') throw ruleError(`evidence ${v}`);
+        verifyEvidence(ev, this.membershipAt(ev.voteA.height), this.chainId);
       }
-      // A synced block with a verified commit was already checked by +2/3 of the validators
-      // against their L1 views; a full node without L1 access must still be able to follow.
-      if (env.sys.deposits.length > 0 && !this.committed.has(key)) {
-        if (!this.o.system) throw new Error('this node cannot check deposits');
+      // +2/3 accepted these deposits against their L1 views; a node without L1 access follows them
+      if (env.sys.deposits.length > 0 && !decided) {
+        if (!this.o.system) throw Object.assign(ruleError('this node has no L1 view to check deposits'), { code: 'L1_UNAVAILABLE' });
         await this.o.system.check(env.sys.deposits);
       }
       const res = await chain.verify(block, env.sys);
       this.executed.set(key, { res, sys: env.sys });
       return 'valid';
     } catch (err) {
-      this.log.warn({ height, err: (err as Error).message }, 'invalid block');
-      return 'invalid';
+      const j: Judgement = judgementOfError(err);
+      if (j === 'cannot-judge') this.stats.cannotJudge++;
+      this.log.warn({ height, decided, verdict: j, err: (err as Error).message }, j === 'cannot-judge' ? 'cannot judge block yet' : 'invalid block');
+      return j === 'cannot-judge' ? 'cannot-judge' : 'invalid';
     }
   }
 
@@ -364,7 +430,7 @@ export class BftDriver {
     const { chain, pool } = this.o;
     const key = bytesToHex(blockHash);
     if (!this.executed.has(key)) {
-      const r = await this.chainTask(() => this.validate(height, blockHash, block));
+      const r = await this.chainTask(() => this.validate(height, blockHash, block, true));
       if (r !== 'valid') throw new Error(`decided block ${key} does not validate locally: ${r}`);
     }
     const ex = this.executed.get(key)!;
@@ -374,13 +440,9 @@ export class BftDriver {
       await chain.commit(ex.res, { commit: encodeCommit(commit), sys: encodeSys(ex.sys), meta: ex.sys.evidence.map((evb) => ({ key: evidenceKey(evb), value: new Uint8Array([1]) })) });
     });
     this.executed.clear();
-    this.committed.clear();
+    this.gasOf.clear();
     this.lastCommit = commit;
-    for (const evb of ex.sys.evidence) {
-      const k = bytesToHex(evb);
-      this.committedEvidence.add(k);
-      this.pendingEvidence.delete(k);
-    }
+    this.evidence.markCommitted(ex.sys.evidence.map(evidenceKey));
     await pool.onBlock();
     await this.wal.endHeight(height);
     const latency = performance.now() - this.heightStartedAt;
@@ -395,7 +457,7 @@ export class BftDriver {
     m?.peers.set(this.o.p2p.peerCount);
     if (ex.res.block.transactions.length > 0 || height % 100 === 0) this.log.info({ height, round, txs: ex.res.block.transactions.length, latencyMs: Math.round(latency) }, 'block committed');
     this.heightWaiters = this.heightWaiters.filter((w) => (w.height <= height ? (w.resolve(), false) : true));
-    const delay = this.syncTarget > height ? 0 : this.o.blockTimeMs;
+    const delay = this.sync.target > height ? 0 : this.o.blockTimeMs;
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.startHeight(height + 1);
@@ -416,129 +478,71 @@ export class BftDriver {
     const r = m.kind === 'vote' ? m.vote.round : m.proposal.round;
     // Bounded before any signature check or set computation: far heights (sync will catch up)
     // and far rounds are not useful now, and not provably the sender's fault either.
-    if (h < this.state.height - 1 || h > this.state.height + HEIGHT_AHEAD) return 'ignore';
-    if (r > (h === this.state.height ? this.state.round : 0) + ROUND_WINDOW) return 'ignore';
-    const set = this.setAt(h);
+    if (h < this.state.height - 1 || h > this.state.height + HEIGHT_AHEAD || r > (h === this.state.height ? this.state.round : 0) + ROUND_WINDOW) {
+      this.stats.ignoredMessages++;
+      return 'ignore';
+    }
     if (m.kind === 'vote') {
-      if (!verifyVoteSignature(m.vote, set, this.chainId)) return 'reject';
+      if (!verifyVoteSignature(m.vote, this.membershipAt(h), this.chainId)) return 'reject';
       this.enqueue({ type: 'vote', vote: m.vote, verified: true }, { from });
     } else {
-      if (!verifyProposal(m.proposal, set, this.chainId)) return 'reject';
+      if (!verifyProposal(m.proposal, this.setAt(h), this.chainId, CONSENSUS_GOSSIP_MAX)) return 'reject';
       this.enqueue({ type: 'proposal', proposal: m.proposal, verified: true }, { from });
     }
     return 'accept';
   }
 
-  private async onTxGossip(data: Uint8Array): Promise<'accept' | 'ignore' | 'reject'> {
-    let tx;
+  /**
+   * Evidence from a peer: decoded (size-bounded by the topic), then the one evidence rule (age,
+   * already committed — read from the store) before any signature check, then verified against
+   * the membership of its height. Far, old and committed evidence is ignored, never pooled.
+   */
+  private async onEvidenceGossip(data: Uint8Array): Promise<'accept' | 'ignore' | 'reject'> {
+    let c;
     try {
-      tx = this.o.pool.decode(data);
+      c = canonicalEvidence(decodeEvidence(data));
     } catch {
       return 'reject';
     }
-    try {
-      await this.o.pool.add(tx, data.length);
-      return 'accept';
-    } catch (err) {
-      // state-dependent refusals (nonce, funds, already known) are not the forwarder's fault
-      return /invalid sender|oversized|intrinsic gas|invalid chain id/.test((err as Error).message) ? 'reject' : 'ignore';
+    if (this.evidence.has(c.key)) return 'ignore';
+    const v = await this.evidence.verdict(c.ev.voteA.height, c.key, this.state.height);
+    if (v !== 'ok') {
+      this.stats.evidenceRefused++;
+      return 'ignore';
     }
-  }
-
-  private onEvidenceGossip(data: Uint8Array): 'accept' | 'ignore' | 'reject' {
-    let ev;
     try {
-      ev = decodeEvidence(data);
-      verifyEvidence(ev, this.setAt(ev.voteA.height), this.chainId);
+      verifyEvidence(c.ev, this.membershipAt(c.ev.voteA.height), this.chainId);
     } catch {
       return 'reject';
     }
-    const key = bytesToHex(encodeEvidence(ev));
-    if (this.committedEvidence.has(key) || this.pendingEvidence.has(key)) return 'ignore';
-    this.pendingEvidence.set(key, ev);
+    if (!this.evidence.add(c)) return 'ignore';
     this.stats.evidenceSeen++;
     return 'accept';
   }
 
   // ---- block sync ----
 
-  /** Serve [from, from+count) as [envelope, commit] pairs. */
-  private async serveBlocks(req: Uint8Array): Promise<Uint8Array> {
-    const { chain } = this.o;
-    const v = packr.unpack(req) as unknown;
-    if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[0]) || !Number.isSafeInteger(v[1]) || v[0] < 1 || v[1] < 1) throw Object.assign(new Error('bad blocks request'), { code: 'P2P_BAD_REQUEST' });
-    const from = v[0] as number;
-    const count = Math.min(v[1] as number, SYNC_BATCH);
-    const out: [Uint8Array, Uint8Array][] = [];
-    let bytes = 0;
-    for (let h = from; h < from + count; h++) {
-      const hash = await chain.store.loadHashByNumber(BigInt(h));
-      if (!hash) break;
-      const s = await chain.getStored(hash);
-      if (!s?.commit) break;
-      const env = encodeEnvelope({ rlp: s.rlp, sys: s.sys ? decodeSys(s.sys) : { evidence: [], deposits: [] } });
-      bytes += env.length + s.commit.length;
-      out.push([env, s.commit]);
-      if (bytes > 8 * 1024 * 1024) break;
-    }
-    return packr.pack(out);
+  /** A synced block: the machine must have started height h (or it ignores the commit). */
+  private async applySynced(h: number, commit: Commit, envelope: Uint8Array): Promise<boolean> {
+    const env = decodeEnvelope(envelope);
+    const block = createBlockFromRLP(env.rlp, { common: this.o.chain.common, setHardfork: false, skipConsensusFormatValidation: true });
+    if (!equalsBytes(block.hash(), commit.blockHash)) throw new Error('synced envelope is not the committed block');
+    for (let w = 0; w < 200 && this.state.height < h && !this.stopped; w++) await new Promise((r) => setTimeout(r, 10));
+    this.log.debug({ height: h, machine: this.state.height, step: this.state.step }, 'sync: applying block');
+    this.enqueue({ type: 'syncCommit', commit, block: envelope });
+    return this.waitForHeight(h, 15_000);
   }
 
   private async syncTick(): Promise<void> {
     if (this.syncing || this.stopped) return;
     this.syncing = true;
     try {
-      const { p2p, chain } = this.o;
-      const peers = p2p.peers();
-      const heads = await Promise.all(
-        peers.map(async (p) => {
-          try {
-            const r = packr.unpack(await p2p.request(p, protocolId(chain.chainId, 'status'), packr.pack([]), { timeoutMs: 2000, maxResponseBytes: 1024 })) as unknown;
-            return Array.isArray(r) && Number.isSafeInteger(r[0]) ? { peer: p, head: r[0] as number } : undefined;
-          } catch {
-            return undefined;
-          }
-        }),
-      );
+      await this.sync.refresh();
       // Gossip is fire-and-forget: a peer that (re)joined mid-height missed our votes and we
       // missed theirs. When a height makes no progress, pull the peers' votes for it (as
       // CometBFT's reactor gossips the votes a peer is missing).
-      if (Date.now() - this.lastProgressAt > 2000) await this.pullVotes(peers);
-      const best = heads.filter((x) => x !== undefined).sort((a, b) => b.head - a.head)[0];
-      if (!best) return;
-      this.syncTarget = best.head;
-      while (!this.stopped && Number(chain.head.header.number) < best.head) {
-        const from = Number(chain.head.header.number) + 1;
-        const resp = await p2p.request(best.peer, protocolId(chain.chainId, 'blocks'), packr.pack([from, SYNC_BATCH]), { timeoutMs: 10_000 });
-        let items: unknown;
-        try {
-          items = packr.unpack(resp);
-        } catch {
-          p2p.penalize(best.peer, 'bad-response');
-          return;
-        }
-        if (!Array.isArray(items) || items.length === 0) return;
-        for (const [i, it] of items.entries()) {
-          const h = from + i;
-          if (!Array.isArray(it) || !(it[0] instanceof Uint8Array) || !(it[1] instanceof Uint8Array)) return void p2p.penalize(best.peer, 'bad-response');
-          let commit: Commit;
-          try {
-            commit = decodeCommit(it[1]);
-            if (commit.height !== h) throw new Error('commit height');
-            verifyCommit(commit, this.setAt(h), this.chainId);
-          } catch {
-            this.log.warn({ peer: best.peer, height: h }, 'peer sent a block with an invalid commit');
-            return void p2p.penalize(best.peer, 'bad-response');
-          }
-          if (Number(chain.head.header.number) >= h) continue;
-          // the machine must have started height h, or it ignores a commit for it
-          for (let w = 0; w < 200 && this.state.height < h && !this.stopped; w++) await new Promise((r) => setTimeout(r, 10));
-          this.log.debug({ height: h, machine: this.state.height, step: this.state.step, peer: best.peer }, 'sync: applying block');
-          this.committed.add(bytesToHex(commit.blockHash));
-          this.enqueue({ type: 'syncCommit', commit, block: new Uint8Array(it[0]) });
-          if (!(await this.waitForHeight(h, 15_000))) return;
-        }
-      }
+      if (Date.now() - this.lastProgressAt > 2000) await this.pullVotes(this.o.p2p.peers());
+      await this.sync.run();
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'sync tick failed');
     } finally {
@@ -585,9 +589,14 @@ export class BftDriver {
   }
 }
 
-/** Meta key of committed evidence: its hash, so distinct evidence never shares a key. */
-function evidenceKey(evb: Uint8Array): string {
-  return 'ev:' + bytesToHex(keccak_256(evb)).slice(2);
+/** gasUsed a block envelope's header claims (0 when it does not decode): sizes the validation wait. */
+function gasClaimed(bytes: Uint8Array): bigint {
+  try {
+    const gas = (RLP.decode(decodeEnvelope(bytes).rlp) as unknown as Uint8Array[][])[0]![10]!;
+    return gas.length === 0 ? 0n : bytesToBigInt(gas);
+  } catch {
+    return 0n;
+  }
 }
 
 function hexBytes(h: string): Uint8Array {

@@ -231,6 +231,7 @@ export class PocNode {
         me: o.bft.consensusSecretKey ? { secretKey: o.bft.consensusSecretKey, coinbase: o.coinbase } : null,
         dir: o.bft.dir,
         blockTimeMs: o.blockTimeMs,
+        ...(o.pool?.maxTxBytes !== undefined ? { poolMaxTxBytes: o.pool.maxTxBytes } : {}),
         ...(o.bft.timeouts ? { timeouts: o.bft.timeouts } : {}),
         ...(system ? { system } : {}),
         ...(o.bft.byzantine ? { byzantine: o.bft.byzantine } : {}),

@@ -2,7 +2,32 @@
  * Prometheus metrics, defined in one typed place. Each node process owns one registry; names end
  * in their unit (_seconds, _total, _bytes) as Prometheus asks.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Event-loop delay (Node's monitorEventLoopDelay, 10 ms resolution) as two gauges over the window
+ * since the previous scrape: how late timers and I/O callbacks ran — consensus timeouts, votes
+ * and RPC replies all wait behind a blocked loop. Reading resets the window.
+ */
+function eventLoopDelayGauges(registry: Registry): void {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let max = 0;
+  let p99 = 0;
+  const read = () => {
+    max = h.count > 0 ? h.max / 1e9 : 0;
+    p99 = h.count > 0 ? h.percentile(99) / 1e9 : 0;
+    h.reset();
+  };
+  new Gauge({ name: 'pocchain_eventloop_delay_max_seconds', help: 'Largest event-loop delay since the previous scrape', registers: [registry], collect() {
+    read();
+    this.set(max);
+  } });
+  new Gauge({ name: 'pocchain_eventloop_delay_p99_seconds', help: '99th percentile event-loop delay since the previous scrape (read with the max)', registers: [registry], collect() {
+    this.set(p99);
+  } });
+}
 
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
@@ -24,6 +49,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     commitLatencySeconds: new Histogram({ name: 'pocchain_consensus_commit_latency_seconds', help: 'Time from height start to commit', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry] }),
     consensusRound: new Gauge({ name: 'pocchain_consensus_round', help: 'Current consensus round', registers: [registry] }),
   };
+  eventLoopDelayGauges(registry);
   return m;
 }
 

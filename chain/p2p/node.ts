@@ -272,6 +272,11 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
 
   // ---------------------------------------------------------------- gossip
 
+  /** The size limit of one gossip message on `topic` (as configured; a subscription may lower it). */
+  gossipLimit(topic: string): number {
+    return this.#subs.get(topic)?.maxBytes ?? gossipLimitFor(topic, this.#gossipLimits);
+  }
+
   /**
    * Subscribe to a topic. Each message is size-checked, then passed to `handler`; only 'accept'
    * forwards it to the mesh; 'reject' (and an oversized message) penalises the forwarding peer.

@@ -13,6 +13,8 @@ export type PenaltyReason =
   | 'bad-response'
   | 'oversized-response'
   | 'protocol-violation'
+  /** claimed to have something (a sync head) and did not serve it */
+  | 'false-claim'
   | 'manual';
 
 export interface PenaltyParams {
@@ -38,6 +40,7 @@ export const DEFAULT_PENALTY_PARAMS: PenaltyParams = {
     'bad-request': 20,
     'oversized-request': 50,
     'bad-response': 20,
+    'false-claim': 25,
     'oversized-response': 50,
     // a frame that cannot even be decoded
     'protocol-violation': 50,

@@ -35,11 +35,12 @@ const MiB = 1024 * KiB;
 
 /**
  * Default hard size limit of one gossip message, per topic kind. A consensus message carries a
- * whole proposed block; a tx is one signed transaction; a checkpoint is a header plus signatures.
+ * whole proposed block; a tx message is a batch of signed transactions; a checkpoint is a header plus signatures.
  */
 export const DEFAULT_GOSSIP_LIMITS: Readonly<Record<TopicKind, number>> = {
-  tx: 128 * KiB,
-  consensus: 1 * MiB,
+  // a batch of transactions (consensus/tx-gossip.ts); consensus/limits.ts checks these at start
+  tx: 256 * KiB,
+  consensus: 2 * MiB,
   checkpoint: 256 * KiB,
 };
 
