@@ -402,7 +402,8 @@ function onVote(s: BftState, vote: Vote, verified: boolean, out: BftOutput[]): v
   if (!verified && !verifyVoteSignature(vote, vals, s.chainId)) return invalid('bad vote signature');
   const p = vals.powerOf(vote.validatorIndex);
   if (existing) {
-    const tag = `ev:${vote.type}:${vote.round}:${vote.validatorIndex}:${k}`;
+    // one proof per (type, round, validator) is enough: a flood of further values adds no evidence
+    const tag = `ev:${vote.type}:${vote.round}:${vote.validatorIndex}`;
     if (!s.fired.has(tag)) {
       s.fired.add(tag);
       out.push({ type: 'evidence', evidence: normalizeEvidence(existing, vote) });
