@@ -38,7 +38,7 @@ import { ValidatorSet } from './validators.ts';
 import { decodeEnvelope, encodeEnvelope, encodeSys, sysHash, type Deposit, type SysData } from './envelope.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_GOSSIP_MAX, HEIGHT_AHEAD, MAX_BLOCK_TX_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, ROUND_WINDOW } from './limits.ts';
-import { assembleSys, checkEnvelope, depositsAllowed, fitByBytes, isCanonicalEvidence, judgementOfError, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
+import { assembleSys, checkEnvelope, depositsAllowed, MAX_FUTURE_SECONDS, fitByBytes, isCanonicalEvidence, judgementOfError, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
 import { canonicalEvidence, EvidencePool, evidenceKey } from './evidence-pool.ts';
 import { BlockSync } from './block-sync.ts';
 import { TxGossip } from './tx-gossip.ts';
@@ -127,7 +127,7 @@ export class BftDriver {
     this.baseSet = ValidatorSet.create(o.validators.map((v) => ({ pubKey: hexBytes(v.pubKey), power: BigInt(v.power) })));
     this.timeouts = { ...timeoutsFor(o.blockTimeMs), ...o.timeouts };
     this.state = createBftState({ chainId: this.chainId, timeouts: this.timeouts, maxFutureRounds: ROUND_WINDOW, maxBlockBytes: CONSENSUS_GOSSIP_MAX });
-    this.evidence = new EvidencePool({ isCommitted: async (k) => (await o.chain.store.loadMeta(k)) !== undefined && (await o.chain.store.loadMeta(k)) !== null });
+    this.evidence = new EvidencePool({ isCommitted: async (k) => (await o.chain.store.loadMeta(k)) !== undefined });
     this.sync = new BlockSync({
       p2p: o.p2p,
       chain: o.chain,
@@ -386,6 +386,11 @@ export class BftDriver {
       const block = chain.decodeBlock(env.rlp, (h) => this.o.pool.get(h));
       if (!equalsBytes(block.hash(), blockHash)) return 'mismatch';
       const lc = height > 1 && env.sys.lastCommit ? decodeCommit(env.sys.lastCommit) : null;
+      const aheadS = Number(block.header.timestamp) - MAX_FUTURE_SECONDS - Date.now() / 1000;
+      if (decided && aheadS > 0) {
+        // +2/3 accepted its time by their clocks: ours is slow; wait it out (bounded) rather than refuse
+        await new Promise((r) => setTimeout(r, Math.min(Math.ceil(aheadS * 1000) + 50, 60_000)));
+      }
       checkEnvelope({
         blockNumber: Number(block.header.number),
         height,

@@ -344,3 +344,55 @@ test('determinism: replaying the same inputs gives the same outputs', () => {
   assert.equal(a, runAll());
   assert.ok(a.includes('broadcastVote'));
 });
+
+test('a proposal received in time and still validating is waited for once, not prevoted nil at the propose timeout', () => {
+  const m = new Node();
+  m.manualValidity = true;
+  m.run({ type: 'proposal', proposal: proposalFor(0, A) });
+  const t1 = m.run({ type: 'timeout', kind: 'propose', height: 1, round: 0 });
+  assert.deepEqual(m.votes(t1), [], 'no nil prevote while validating');
+  const wait = t1.find((o) => o.type === 'scheduleTimeout');
+  assert.ok(wait && wait.type === 'scheduleTimeout' && wait.kind === 'propose' && hex(wait.awaiting ?? null) === hex(A.blockHash), 'an awaiting timeout for the block');
+  assert.deepEqual(m.votes(m.run({ type: 'blockValidity', height: 1, blockHash: A.blockHash, result: 'valid' })), [`prevote:0:${hex(A.blockHash)}`]);
+  // bounded: the second timeout of the round prevotes nil if the answer is still missing
+  const s = new Node();
+  s.manualValidity = true;
+  s.run({ type: 'proposal', proposal: proposalFor(0, A) });
+  s.run({ type: 'timeout', kind: 'propose', height: 1, round: 0 });
+  assert.deepEqual(s.votes(s.run({ type: 'timeout', kind: 'propose', height: 1, round: 0 })), ['prevote:0:nil']);
+  // no proposal at all: nil at the first timeout, as before
+  const e = new Node();
+  assert.deepEqual(e.votes(e.run({ type: 'timeout', kind: 'propose', height: 1, round: 0 })), ['prevote:0:nil']);
+});
+
+test('cannot-judge: prevote nil; +2/3 precommits then re-validate once with decided and commit', () => {
+  for (const first of ['cannot-judge', 'invalid'] as const) {
+    const m = new Node();
+    m.manualValidity = true;
+    m.run({ type: 'proposal', proposal: proposalFor(0, A) });
+    assert.deepEqual(m.votes(m.run({ type: 'blockValidity', height: 1, blockHash: A.blockHash, result: first })), ['prevote:0:nil'], first);
+    const out = m.feedVotes(others.map((i) => vote(i, 'precommit', 0, A.blockHash)));
+    const again = out.filter((o) => o.type === 'validateBlock');
+    assert.equal(again.length, 1, `${first}: asked once more`);
+    assert.ok(again[0]!.type === 'validateBlock' && again[0]!.decided === true);
+    assert.ok(!out.some((o) => o.type === 'commit'));
+    const done = m.run({ type: 'blockValidity', height: 1, blockHash: A.blockHash, result: 'valid' });
+    const c = done.find((o) => o.type === 'commit');
+    assert.ok(c && c.type === 'commit' && hex(c.blockHash) === hex(A.blockHash), `${first}: committed after re-validation`);
+  }
+  // a block that really is invalid stays uncommitted (re-validation answers invalid again, once)
+  const r = new Node();
+  r.manualValidity = true;
+  r.run({ type: 'proposal', proposal: proposalFor(0, A) });
+  r.run({ type: 'blockValidity', height: 1, blockHash: A.blockHash, result: 'invalid' });
+  r.feedVotes(others.map((i) => vote(i, 'precommit', 0, A.blockHash)));
+  const out = r.run({ type: 'blockValidity', height: 1, blockHash: A.blockHash, result: 'invalid' });
+  assert.ok(!out.some((o) => o.type === 'commit' || o.type === 'validateBlock'));
+});
+
+test('a flood of equivocating votes yields one evidence per (type, round, validator)', () => {
+  const n = new Node();
+  const byz = others[0]!;
+  const out = n.feedVotes(Array.from({ length: 20 }, (_, k) => vote(byz, 'prevote', 0, makeBlock(1, 0, byz, 100 + k).blockHash)));
+  assert.equal(out.filter((o) => o.type === 'evidence').length, 1);
+});
