@@ -63,7 +63,7 @@ describe('byzantine validator and rogue peer', { timeout: 600_000 }, () => {
         await rogue.call('publish', { topic: 'consensus', garbage: 512 }).catch(() => {});
         await rogue.call('publish', { topic: 'tx', garbage: 300 }).catch(() => {});
       }
-      await rogue.call('publish', { topic: 'consensus', garbage: 2 * 1024 * 1024 }).catch(() => {});
+      await rogue.call('publish', { topic: 'consensus', garbage: 3 * 1024 * 1024 }).catch(() => {});
       await waitFor('rogue banned by node0', async () => ((await rpc(net.nodes[0]!.url, 'pocchain_nodeInfo')).banned as string[]).includes(specs.rogue!.peerId), 60_000, 500);
       await net.waitHeight(h0 + 3, [0, 1, 2], 60_000);
       for (const i of [0, 1, 2, 3]) assert.equal(net.nodes[i]!.child!.exitCode, null, `node${i} still running`);

@@ -65,7 +65,7 @@ test('garbage gossip is rejected by h1, penalised and not forwarded', async () =
 });
 
 test('oversized gossip is dropped before the handler, penalised and not forwarded', async () => {
-  await m.call('publish', { topic: 'tx', text: 'm-oversized', size: 200 * 1024 });
+  await m.call('publish', { topic: 'tx', text: 'm-oversized', size: 300 * 1024 });
   await until(async () => (await stats(h1)).gossipOversized === 1, 15_000, 'h1 drops oversized');
   assert.ok(!h1.gossipTexts().includes('m-oversized'), 'oversized message reached the handler');
   await m.call('publish', { topic: 'tx', text: 'm-marker-2' });

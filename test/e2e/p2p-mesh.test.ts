@@ -61,7 +61,7 @@ test('identical bytes published twice are delivered once (content-hash message i
 });
 
 test('publishing over the topic size limit fails at the sender', async () => {
-  await assert.rejects(procs.a!.call('publish', { topic: 'tx', text: 'huge', size: 200 * 1024 }), (e: Error & { code?: string }) => e.code === 'P2P_MESSAGE_TOO_LARGE');
+  await assert.rejects(procs.a!.call('publish', { topic: 'tx', text: 'huge', size: 300 * 1024 }), (e: Error & { code?: string }) => e.code === 'P2P_MESSAGE_TOO_LARGE');
   // the same size fits the consensus topic (1 MiB)
   const n = await procs.a!.call<number>('publish', { topic: 'consensus', text: 'big-block', size: 200 * 1024 });
   assert.ok(n >= 1);

@@ -56,8 +56,8 @@ test('topic and protocol names carry the chain id', () => {
   assert.equal(topicKind('pocchain/7/other'), undefined);
   assert.equal(protocolId(7, 'blocks'), '/pocchain/7/blocks/1');
   assert.throws(() => protocolId(7, 'a/b'));
-  assert.equal(gossipLimitFor('pocchain/7/tx'), 128 * 1024);
-  assert.equal(gossipLimitFor('pocchain/7/consensus'), 1024 * 1024);
+  assert.equal(gossipLimitFor('pocchain/7/tx'), 256 * 1024); // a batch of txs (consensus/limits.ts)
+  assert.equal(gossipLimitFor('pocchain/7/consensus'), 2 * 1024 * 1024);
 });
 
 test('response frames round-trip and reject unknown statuses', () => {
