@@ -91,7 +91,7 @@ example(program
   .option('--p2p-host <host>', 'libp2p listen host', '127.0.0.1')
   .option('--p2p-port <port>', 'libp2p listen port (multi-validator networks)', '26656')
   .option('--bootstrap <multiaddrs>', 'comma-separated peers /ip4/…/tcp/…/p2p/<id>', '')
-  .option('--timeout-propose <ms>', 'BFT propose timeout (grows by 500 ms per round)', '2000')
+  .option('--timeout-propose <ms>', 'BFT propose timeout (default: from the block time, max(1000, 2×block+500); grows by half per round)', '2000')
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
   .option('--l1-rpc <url>', 'L1 JSON-RPC the bridge watches for deposits (env POCCHAIN_L1_RPC)')
   .option('--l1-confirmations <n>', "when an L1 deposit is final: 'finalized' (L1's finalized block) or a depth in blocks (default: genesis bridge.confirmations, else finalized)")
@@ -163,7 +163,8 @@ example(program
           bootstrap: String(c.bootstrap ?? '').split(',').map((x) => x.trim()).filter(Boolean),
           consensusSecretKey,
           dir: join(datadir, 'consensus'),
-          timeouts: { proposeMs: Number(c.timeoutPropose) },
+          // timeouts follow the block time (consensus/block-rules.ts timeoutsFor) unless set
+          ...(c.explicit.has('timeoutPropose') ? { timeouts: { proposeMs: Number(c.timeoutPropose) } } : {}),
           byzantine: { doubleSign: byz.includes('double-sign'), invalidProposal: byz.includes('invalid-proposal') },
           testControls: !!c.testControls,
         },
