@@ -12,6 +12,8 @@ import { registerTxWorkMetrics } from '../chain/metrics.ts';
 import { createEthApi } from '../chain/rpc/eth.ts';
 import { WorkerCallRunner } from '../chain/rpc/call-pool.ts';
 import { DEFAULT_RPC_CALL_QUEUE, DEFAULT_RPC_CALL_WORKERS, DEFAULT_RPC_EVM_TIMEOUT_MS } from '../chain/rpc/limits.ts';
+import { createDebugApi } from '../chain/rpc/debug.ts';
+import { decodeSys } from './envelope.ts';
 import { RpcServer, type RpcMethod } from '../chain/rpc/server.ts';
 import type { Genesis } from '../chain/genesis.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
@@ -138,6 +140,8 @@ export class PocNode {
       const b = node?.bft?.status();
       return b && b.syncing ? { startingBlock: 0n, currentBlock: chain.head.header.number, highestBlock: BigInt(Math.max(b.height - 1, Number(chain.head.header.number))) } : false;
     } });
+    // traces replay a block with the system inputs its validators executed it with
+    const debug = createDebugApi({ chain, ...(o.rpc.gasCap !== undefined ? { rpcGasCap: o.rpc.gasCap } : {}), inputsOf: (s) => (s?.sys ? decodeSys(s.sys) : { evidence: [], deposits: [] }) });
     const pocMethods: Record<string, RpcMethod> = {
       pocchain_status: () => ({
         chainId: Number(chain.chainId),
@@ -185,7 +189,7 @@ export class PocNode {
     const rpc = new RpcServer({
       host: o.rpc.host ?? '127.0.0.1',
       port: o.rpc.port,
-      methods: Object.assign({ ...api.methods, ...pocMethods, ...(o.extraMethods ?? {}) }, ...plugins.map((p) => p.methods ?? {})),
+      methods: Object.assign({ ...api.methods, ...debug.methods, ...pocMethods, ...(o.extraMethods ?? {}) }, ...plugins.map((p) => p.methods ?? {})),
       routes: {
         '/metrics': async (_req, res) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
