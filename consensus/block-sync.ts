@@ -60,7 +60,7 @@ export interface BlockSyncOptions {
 export class BlockSync {
   private readonly o: BlockSyncOptions;
   private readonly views = new Map<string, PeerView>();
-  /** highest head served by a peer that proved it (not merely claimed) */
+  /** highest height served to us in a batch (not merely claimed): while above our head, the driver skips the block-time pause */
   target = 0;
   readonly stats = { served: 0, failures: 0 };
 
@@ -172,7 +172,8 @@ export class BlockSync {
           break;
         }
         if (Number(chain.head.header.number) >= h) continue;
-        this.target = Math.max(this.target, v.head);
+        // what was served, not what was claimed: a peer's claim alone never moves the target
+        this.target = Math.max(this.target, from + items.length - 1);
         let done: boolean;
         try {
           done = await this.o.apply(h, commit, new Uint8Array(it[0]));
