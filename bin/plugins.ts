@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { Genesis } from '../chain/genesis.ts';
 import type { NodePlugin } from '../consensus/plugin.ts';
 import { createHubPlugin } from '../consensus/hub.ts';
+import { PocError } from '../lib/errors.ts';
 import { registerPocCommands } from './commands/poc.ts';
 import { createBridgePlugin } from '../bridge/plugin.ts';
 import { resolveBridgeConfig } from '../bridge/config.ts';
@@ -22,9 +23,18 @@ export interface PluginEnv {
 /** Plugins for `pocchain node`, from its resolved config (flags/env/file). */
 export async function createPlugins(_config: Record<string, any>, _env: PluginEnv): Promise<NodePlugin[]> {
   const plugins: NodePlugin[] = [];
-  plugins.push(createHubPlugin({ genesis: _env.genesis, datadir: _env.datadir })); // PoC: Hub system calls + content store
+  const content = {
+    ...(_config.contentQuota !== undefined ? { contentQuotaBytes: wholeNumber(_config.contentQuota, '--content-quota') } : {}),
+    ...(_config.contentGrace !== undefined ? { contentGraceMs: wholeNumber(_config.contentGrace, '--content-grace') * 1000 } : {}),
+  };
+  plugins.push(createHubPlugin({ genesis: _env.genesis, datadir: _env.datadir, ...content })); // PoC: Hub system calls + content store
   plugins.push(createBridgePlugin(_env.genesis, resolveBridgeConfig(_config, _env.genesis))); // bridge: deposits, checkpoints
   return plugins;
+}
+
+function wholeNumber(v: unknown, flag: string): number {
+  if (!/^[0-9]+$/.test(String(v))) throw new PocError('CLI_BAD_FLAG', `${flag} must be a whole number, got ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 /** Add the layers' subcommands to the CLI. */

@@ -17,7 +17,9 @@
  * Content store. `pocchain_putContent(hexBytes)` saves bytes under <datadir>/content/<hash> and
  * returns keccak256(bytes); `GET /content/0x<hash>` serves them (executor/content.ts verifies on
  * both sides). It is a per-node convenience store, not replicated between nodes: apps should also
- * give a `uri` executors can fetch from.
+ * give a `uri` executors can fetch from. Bounded (content-store.ts): per upload, in total, and a
+ * blob is kept only if its hash is registered on chain (AppRegistered, DatasetRegistered, Revealed
+ * in committed blocks) within a grace period.
  */
 import { join } from 'node:path';
 import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util';
@@ -25,11 +27,30 @@ import { Interface } from 'ethers';
 import type { Genesis } from '../chain/genesis.ts';
 import type { SystemContext, SystemHooks } from '../chain/execute.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
-import { ContentCache, contentHandler } from '../executor/content.ts';
+import { contentHandler } from '../executor/content.ts';
+import { isPocError } from '../lib/errors.ts';
+import { ContentStore, DEFAULT_CONTENT_GRACE_MS, DEFAULT_CONTENT_QUOTA_BYTES } from './content-store.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { loadArtifact } from '../contracts/artifacts.ts';
 import { HUB_ADDRESS, encodeFinalize, encodeSchedule } from './poc/index.ts';
-import type { NodePlugin } from './plugin.ts';
+import type { NodePlugin, PluginContext } from './plugin.ts';
+import type { CommittedBlockEvent } from '../chain/chain.ts';
+import type { StoredLog } from '../chain/store.ts';
+import { equalsBytes } from '@ethereumjs/util';
+
+let registrationTopics: { app: string; dataset: string; revealed: string } | undefined;
+/** The content hash a Hub log registers (app, dataset, revealed result digest), if any. */
+function registeredHash(hub: Uint8Array, l: StoredLog): string | undefined {
+  if (!equalsBytes(l.address, hub) || l.topics.length === 0) return undefined;
+  if (!registrationTopics) {
+    const iface = new Interface(loadArtifact('Hub').abi);
+    registrationTopics = { app: iface.getEvent('AppRegistered')!.topicHash, dataset: iface.getEvent('DatasetRegistered')!.topicHash, revealed: iface.getEvent('Revealed')!.topicHash };
+  }
+  const t0 = bytesToHex(l.topics[0]!);
+  if ((t0 === registrationTopics.app || t0 === registrationTopics.dataset) && l.topics[1]) return bytesToHex(l.topics[1]);
+  if (t0 === registrationTopics.revealed && l.data.length >= 32) return bytesToHex(l.data.subarray(0, 32));
+  return undefined;
+}
 
 /**
  * Default upload limit. The RPC server accepts request bodies up to 5 MiB and content travels as
@@ -42,6 +63,10 @@ export interface HubPluginOptions {
   /** node data directory; content goes to <datadir>/content */
   datadir: string;
   maxContentBytes?: number;
+  /** total bytes of stored content (DEFAULT_CONTENT_QUOTA_BYTES) */
+  contentQuotaBytes?: number;
+  /** time an upload may wait for its on-chain registration (DEFAULT_CONTENT_GRACE_MS) */
+  contentGraceMs?: number;
   logger?: Logger;
 }
 
@@ -121,8 +146,12 @@ export function hubHooks(getLogger: () => Logger = () => silentLogger, onGas?: (
 /** Create the PoC plugin: Hub system calls (when the Hub is in genesis) and the content store. */
 export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
   const maxBytes = opts.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
-  const store = new ContentCache(join(opts.datadir, 'content'));
   let logger = opts.logger ?? silentLogger;
+  const graceMs = opts.contentGraceMs ?? DEFAULT_CONTENT_GRACE_MS;
+  const store = new ContentStore({ dir: join(opts.datadir, 'content'), maxBytes, quotaBytes: opts.contentQuotaBytes ?? DEFAULT_CONTENT_QUOTA_BYTES, graceMs, logger });
+  let gcTimer: NodeJS.Timeout | undefined;
+  let onBlock: ((ev: CommittedBlockEvent) => void) | undefined;
+  let chainRef: PluginContext['chain'] | undefined;
   const withHub = hubInGenesis(opts.genesis);
   // The hooks object is created now (the chain takes it at open); its logger is swapped in start().
   // Gas of the system calls of recently executed blocks, by number (the last execution of a
@@ -140,13 +169,22 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     ...(hooks ? { hooks } : {}),
     methods: {
       pocchain_putContent: async ([data]) => {
-        if (typeof data !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(data)) throw new RpcError(RPC.INVALID_PARAMS, 'invalid params: expected 0x-prefixed hex bytes');
+        // bound before any work: the length says the size, the regexp runs only on what fits
+        if (typeof data !== 'string') throw new RpcError(RPC.INVALID_PARAMS, 'invalid params: expected 0x-prefixed hex bytes');
         const size = (data.length - 2) / 2;
+        if (size > maxBytes) throw new RpcError(RPC.LIMIT, `content too large: ${Math.floor(size)} bytes, limit ${maxBytes} per upload`, { limit: maxBytes });
+        if (!/^0x([0-9a-fA-F]{2})*$/.test(data)) throw new RpcError(RPC.INVALID_PARAMS, 'invalid params: expected 0x-prefixed hex bytes');
         if (size === 0) throw new RpcError(RPC.INVALID_PARAMS, 'content is empty');
-        if (size > maxBytes) throw new RpcError(RPC.LIMIT, `content too large: ${size} bytes, limit ${maxBytes}`);
-        return store.put(hexToBytes(data as `0x${string}`));
+        try {
+          return await store.put(hexToBytes(data as `0x${string}`));
+        } catch (e) {
+          if (isPocError(e, 'CONTENT_STORE_FULL') || isPocError(e, 'CONTENT_TOO_LARGE')) throw new RpcError(RPC.LIMIT, e.message, e.data);
+          throw e;
+        }
       },
       pocchain_contentLimit: () => maxBytes,
+      /** Bytes stored, the quota, blobs and how many are registered on chain. */
+      pocchain_contentUsage: () => store.usage(),
       /** Gas of the Hub system calls of a block executed by this node (recent blocks only), or null. */
       pocchain_systemGas: ([n]) => {
         if (typeof n !== 'string' || !/^0x[0-9a-fA-F]+$/.test(n)) throw new RpcError(RPC.INVALID_PARAMS, 'invalid params: expected a block number as hex quantity');
@@ -161,7 +199,23 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     },
     async start(ctx) {
       logger = ctx.logger;
-      logger.info({ hub: withHub, content: store.dir, maxContentBytes: maxBytes }, 'hub plugin started');
+      await store.load();
+      // Registrations come from committed blocks (also those replayed by block sync).
+      const hub = hexToBytes(HUB_ADDRESS);
+      onBlock = (ev) => {
+        for (const l of [...ev.receipts.flatMap((r) => r.logs), ...ev.systemLogs]) {
+          const h = registeredHash(hub, l);
+          if (h) store.onRegistered(h).catch((e) => logger.warn({ err: (e as Error).message }, 'content: cannot pin'));
+        }
+      };
+      chainRef = ctx.chain;
+      ctx.chain.on('block', onBlock);
+      gcTimer = setInterval(() => void store.gc().catch((e) => logger.warn({ err: (e as Error).message }, 'content: gc failed')), Math.max(1000, Math.min(graceMs, 60_000))).unref();
+      logger.info({ hub: withHub, content: store.cache.dir, maxContentBytes: maxBytes, ...store.usage(), graceMs }, 'hub plugin started');
+    },
+    async stop() {
+      if (gcTimer) clearInterval(gcTimer);
+      if (onBlock) chainRef?.off('block', onBlock);
     },
   };
 }

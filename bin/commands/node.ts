@@ -12,6 +12,7 @@ import { loadGenesis, type Genesis } from '../../chain/genesis.ts';
 import { buildGenesis, DEV_CHAIN_ID } from '../../chain/devgenesis.ts';
 import { PocNode } from '../../consensus/node.ts';
 import { CLIENT_VERSION } from '../../chain/rpc/eth.ts';
+import { DEFAULT_CONTENT_GRACE_MS, DEFAULT_CONTENT_QUOTA_BYTES } from '../../consensus/content-store.ts';
 import { DEFAULT_RPC_CALL_QUEUE, DEFAULT_RPC_CALL_WORKERS, DEFAULT_RPC_EVM_TIMEOUT_MS, DEFAULT_RPC_GAS_CAP } from '../../chain/rpc/limits.ts';
 import { isPocError } from '../../lib/errors.ts';
 import { createPlugins } from '../plugins.ts';
@@ -86,6 +87,8 @@ example(program
   .option('--rpc-evm-timeout <ms>', 'wall time of one eth_call / eth_estimateGas before it is aborted', String(DEFAULT_RPC_EVM_TIMEOUT_MS))
   .option('--rpc-call-workers <n>', 'worker threads running eth_call / eth_estimateGas', String(DEFAULT_RPC_CALL_WORKERS))
   .option('--rpc-call-queue <n>', 'calls that may wait for a worker; more are refused', String(DEFAULT_RPC_CALL_QUEUE))
+  .option('--content-quota <bytes>', `total bytes of the node's content store (default ${DEFAULT_CONTENT_QUOTA_BYTES})`)
+  .option('--content-grace <seconds>', `uploads whose hash is not registered on chain within this time may be removed (default ${DEFAULT_CONTENT_GRACE_MS / 1000})`)
   .option('--block-time <ms>', 'block interval in milliseconds', '1000')
   .option('--chain-id <id>', 'chain id for --dev', String(DEV_CHAIN_ID))
   .option('--p2p-host <host>', 'libp2p listen host', '127.0.0.1')
