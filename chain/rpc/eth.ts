@@ -56,7 +56,9 @@ export function createEthApi(o: EthApiOptions): { methods: Record<string, RpcMet
 
   async function stateFor(tag: unknown) {
     const b = await resolveBlock(P.blockTag(tag));
-    return { block: b, state: await chain.stateAt(b.header.stateRoot) };
+    // reads at the head share one state manager whose caches stay warm until the head moves
+    // (these methods only read: nothing checkpoints or writes on it)
+    return { block: b, state: b === chain.head ? await chain.headState() : await chain.stateAt(b.header.stateRoot) };
   }
 
   /** A call job on the block `tag` names (resolved here, run by the call runner). */

@@ -34,5 +34,7 @@ export const MAX_SUBS_PER_CONNECTION = 100;
  * notifications is disconnected (close code 1008) instead of growing the node's memory.
  */
 export const WS_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Messages of one websocket being worked on at once; past it the socket is paused (TCP backpressure). */
+export const WS_MAX_INFLIGHT = 16;
 /** Close code and reason given to such a reader. */
 export const WS_CLOSE_SLOW = 1008;

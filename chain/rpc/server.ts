@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '../../lib/log.ts';
-import { WS_CLOSE_SLOW, WS_MAX_BUFFERED_BYTES } from './limits.ts';
+import { WS_CLOSE_SLOW, WS_MAX_BUFFERED_BYTES, WS_MAX_INFLIGHT } from './limits.ts';
 
 /** An error returned to the client as a JSON-RPC error object. */
 export class RpcError extends Error {
@@ -163,15 +163,16 @@ export class RpcServer {
     // Backpressure: a reader that does not keep up is closed, never buffered for without bound.
     // Memory per connection stays under the limit plus one message (close() flushes then ends;
     // ws destroys the socket if the peer never reads the close frame).
+    /** True (after closing it) when the connection's unsent bytes passed the limit. */
+    const tooSlow = () => {
+      if (ws.bufferedAmount <= limit) return false;
+      this.log.warn({ client, buffered: ws.bufferedAmount, limit }, 'websocket reader too slow: closing');
+      this.opts.onSlowClient?.();
+      ws.close(WS_CLOSE_SLOW, `too slow: more than ${limit} bytes of unsent responses/notifications`);
+      return true;
+    };
     const send = (msg: unknown) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > limit) {
-        this.log.warn({ client, buffered: ws.bufferedAmount, limit }, 'websocket reader too slow: closing');
-        this.opts.onSlowClient?.();
-        ws.close(WS_CLOSE_SLOW, `too slow: more than ${limit} bytes of unsent responses/notifications`);
-        return;
-      }
-      ws.send(JSON.stringify(msg));
+      if (ws.readyState === ws.OPEN && !tooSlow()) ws.send(JSON.stringify(msg));
     };
     const conn: RpcConnection = {
       id: nextConnId++,
@@ -179,9 +180,20 @@ export class RpcServer {
       notify: (subscription, result) => send({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription, result } }),
       onClose: (fn) => closers.push(fn),
     };
+    // In-flight work per connection is bounded too: past WS_MAX_INFLIGHT unanswered messages the
+    // socket is paused, so a client that sends without reading meets TCP backpressure instead of
+    // queueing work (and replies) in the node.
+    let inflight = 0;
     ws.on('message', async (data) => {
-      const reply = await this.handleText(data.toString(), conn);
-      if (reply !== undefined) send(reply);
+      if (++inflight >= WS_MAX_INFLIGHT) ws.pause();
+      try {
+        // closed (e.g. as too slow), or about to be: do no more work for it
+        if (ws.readyState !== ws.OPEN || tooSlow()) return;
+        const reply = await this.handleText(data.toString(), conn);
+        if (reply !== undefined) send(reply);
+      } finally {
+        if (--inflight < WS_MAX_INFLIGHT && ws.isPaused && ws.readyState === ws.OPEN) ws.resume();
+      }
     });
     ws.on('close', () => closers.splice(0).forEach((f) => f()));
     ws.on('error', () => ws.terminate());
