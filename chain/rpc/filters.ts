@@ -185,8 +185,8 @@ export class Filters {
       if (to - f.next + 1n > this.logs.maxRange) to = f.next + this.logs.maxRange - 1n;
       const out: string[] = [];
       for (let n = f.next; n <= to; n++) {
-        const b = await this.chain.getBlockByNumber(n);
-        if (b) out.push(bytesToHex(b.hash()));
+        const h = n === head ? this.chain.head.hash() : await this.chain.store.loadHashByNumber(n);
+        if (h) out.push(bytesToHex(h));
       }
       if (to >= f.next) f.next = to + 1n;
       return out;
