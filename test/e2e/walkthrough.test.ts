@@ -1,0 +1,228 @@
+/**
+ * One devnet (`pocchain devnet` on free ports, 4 validators, 3 executors, anvil L1, relayer) shared
+ * by three checks of the CLI as users meet it:
+ *
+ * 1. the README's walk-through (publish, submit, show, balance, withdraw, bridge in and out) run
+ *    exactly as written by bash, with the machine's own `npx` (PATH without node_modules/.bin) —
+ *    the commands find the devnet through its manifest, so the README cannot drift from the code;
+ * 2. a failed task's requester and a paid app owner see their Hub credit and withdraw it, with
+ *    exact balances checked against the chain;
+ * 3. the shared options from the environment and the manifest, and the one --json error shape
+ *    (bad key, unreachable RPC, reverted transaction, usage error).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { JsonRpcProvider, keccak256, parseEther } from 'ethers';
+import { CLI, NODE, ROOT, tempDir } from '../helpers/proc.ts';
+import { alive, ctrlC, devnetPortArgs, manifestPids, spawnGroup, userEnv, waitStatus, type DevnetRun } from '../helpers/devnet.ts';
+import { ensureExamples, WASM } from '../fixtures/poc-net.ts';
+import { devAccounts } from '../../lib/keys.ts';
+import { freePort } from '../../lib/anvil.ts';
+
+const KEYS = devAccounts(10);
+/** Accounts 1-4 are free for the user in a devnet (0 deployer, 5-7 executors, 9 relayer). */
+const README_KEY = KEYS[1]!;
+const OWNER = KEYS[2]!;
+const FAILED_REQUESTER = KEYS[3]!;
+const PAYING_REQUESTER = KEYS[4]!;
+
+let dir = '';
+let run: DevnetRun;
+let manifest: any;
+
+interface Res {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json?: any;
+}
+
+function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Res> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.once('exit', (code) => {
+      let json: any;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        /* not JSON */
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+/** `pocchain <args>` with only the given environment on top of a user's (the devnet via its manifest). */
+const cli = (args: string[], env: Record<string, string> = {}) => exec(NODE, [CLI, ...args], userEnv({ POCCHAIN_DEVNET_DIR: dir, ...env }));
+
+before(async () => {
+  await ensureExamples();
+  dir = join(tempDir('pocchain-walkthrough-'), 'devnet');
+  const ports = await devnetPortArgs();
+  run = spawnGroup(NODE, [CLI, 'devnet', '--dir', dir, ...ports.args, '--status-interval', '1', '--log-level', 'warn'], { cwd: ROOT, env: userEnv() });
+  await waitStatus(run, dir, 'blocks, 3 executors staked, a checkpoint on L1', (s) => s.height >= 3 && s.executors === 3 && s.l1_checkpoint >= 1);
+  manifest = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8'));
+});
+
+after(async () => {
+  if (!run) return;
+  const pids = manifest ? manifestPids(manifest) : [];
+  await ctrlC(run);
+  for (const pid of pids) assert.equal(alive(pid), false, `devnet child ${pid} exited`);
+  if (!process.env.POCCHAIN_KEEP_TEST_DIRS) rmSync(dirname(dir), { recursive: true, force: true });
+});
+
+test('README walk-through runs exactly as written (machine npx, devnet found through its manifest)', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Publish an app'), readme.indexOf('## Running on several machines'));
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.equal(blocks.length, 2, 'the task block and the bridge block');
+  const script = blocks.join('\n');
+  for (const must of ['app publish', 'task submit', 'task show', 'balance', 'withdraw --key', 'bridge deposit', 'bridge withdraw', 'bridge status']) assert.ok(script.includes(must), `the walk-through shows ${must}`);
+  assert.doesNotMatch(script, /<[a-zA-Z]+>|0xYour/, 'no placeholders: runnable as written');
+  // the app hash in the README is the hash of the example it publishes
+  const echoHash = keccak256(readFileSync(WASM('echo')));
+  assert.ok(script.includes(echoHash), `README's app hash is ${echoHash}`);
+
+  const r = await exec('bash', ['-c', `set -euo pipefail\n${script}`], userEnv({ POCCHAIN_DEVNET_DIR: dir }));
+  const out = r.stdout;
+  assert.equal(r.code, 0, `walk-through failed:\n${out}\n${r.stderr}`);
+  assert.match(out, new RegExp(`app ${echoHash}`));
+  assert.match(out, /registered in tx 0x[0-9a-f]{64}/);
+  assert.match(out, /^hello/m, 'the task result');
+  assert.match(r.stderr, /credited 0\.01 to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 \(app-fee\) in the Hub/, 'submit --wait says what was credited where');
+  assert.match(out, /task 1: completed/);
+  assert.match(out, /1 task\(s\) requested by 0x70997970C51812dc3A010C7d01b50e0d17dc79C8/);
+  assert.match(out, /earned 0\.01 from 1 task\(s\)/);
+  assert.match(out, /hub credit {4}0\.01/);
+  assert.match(out, /withdrew 0\.01 \(hub-credit\)/);
+  assert.match(out, /deposit \d+: 100\.0 to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 .*minted at sidechain block \d+/i);
+  assert.match(out, /withdrawal \d+: 40\.0 to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, checkpoint \d+, released in L1 tx 0x/i);
+  assert.match(out, /invariant locked = supply \+ pending withdrawals \+ unminted deposits: holds/);
+});
+
+test('a failed task\'s requester and a paid app owner see their Hub credit and withdraw it, exact balances', async () => {
+  const sc = new JsonRpcProvider(manifest.nodes[0].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  try {
+    const ownerEnv = { POCCHAIN_KEY: OWNER.privateKey };
+    const wc = await cli(['app', 'publish', WASM('wordcount'), '--price', '0.02', '--json'], ownerEnv);
+    assert.equal(wc.code, 0, wc.stderr);
+    const loop = await cli(['app', 'publish', WASM('loop'), '--price', '0', '--json'], ownerEnv);
+    assert.equal(loop.code, 0, loop.stderr);
+
+    // both tasks at once: an endless loop (no executor can commit: refunded at the final deadline)
+    // and a word count (completed: the owner's fee is credited)
+    const escrow = parseEther('0.05');
+    const [failed, paid] = await Promise.all([
+      cli(['task', 'submit', '--app', loop.json.app, '--input', 'x', '--price', '0.05', '--wait', '--json'], { POCCHAIN_KEY: FAILED_REQUESTER.privateKey }),
+      cli(['task', 'submit', '--app', wc.json.app, '--input', 'one two three', '--trust', '3', '--price', '0.1', '--wait', '--json'], { POCCHAIN_KEY: PAYING_REQUESTER.privateKey }),
+    ]);
+    assert.equal(failed.code, 2, `a failed task exits 2: ${failed.stderr}`);
+    assert.equal(failed.json.status, 'failed');
+    assert.deepEqual(failed.json.credited, [{ to: FAILED_REQUESTER.address, amount: String(escrow), kind: 'refund', where: 'hub' }]);
+    assert.equal(paid.code, 0, paid.stderr);
+    assert.equal(paid.json.status, 'completed');
+    const fee = paid.json.credited.filter((c: any) => c.kind === 'app-fee');
+    assert.deepEqual(fee, [{ to: OWNER.address, amount: String(parseEther('0.02')), kind: 'app-fee', where: 'hub' }]);
+
+    // they see it
+    const ob = await cli(['balance', '--json'], ownerEnv);
+    assert.equal(ob.code, 0, ob.stderr);
+    assert.equal(ob.json.address, OWNER.address);
+    assert.equal(ob.json.hubCredit, String(parseEther('0.02')));
+    const apps = await cli(['app', 'list', '--json'], ownerEnv);
+    const wcRow = apps.json.apps.find((a: any) => a.hash === wc.json.app);
+    assert.equal(wcRow.earned, String(parseEther('0.02')));
+    assert.equal(wcRow.paidTasks, 1);
+    assert.equal(apps.json.apps.find((a: any) => a.hash === loop.json.app).earned, '0');
+    const fb = await cli(['balance', '--address', FAILED_REQUESTER.address, '--json']);
+    assert.equal(fb.json.hubCredit, String(escrow));
+    const list = await cli(['task', 'list', '--status', 'failed', '--json'], { POCCHAIN_KEY: FAILED_REQUESTER.privateKey });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(list.json.tasks.map((t: any) => [t.taskId, t.refunded]), [[failed.json.taskId, String(escrow)]]);
+
+    // they withdraw it: the account gains exactly the credit minus the gas of the withdrawal
+    for (const [key, credit] of [
+      [OWNER, parseEther('0.02')],
+      [FAILED_REQUESTER, escrow],
+    ] as const) {
+      const w = await cli(['withdraw', '--json'], { POCCHAIN_KEY: key.privateKey });
+      assert.equal(w.code, 0, w.stderr);
+      assert.equal(w.json.withdrawn, String(credit));
+      assert.equal(w.json.transactions.length, 1);
+      const rc = (await sc.getTransactionReceipt(w.json.transactions[0].tx))!;
+      assert.equal(rc.status, 1);
+      const gas = rc.gasUsed * rc.gasPrice;
+      assert.equal(w.json.fees, String(gas));
+      const before = await sc.getBalance(key.address, rc.blockNumber - 1);
+      const afterBal = await sc.getBalance(key.address, rc.blockNumber);
+      assert.equal(afterBal - before, credit - gas, `${key.address}: + credit − gas`);
+      const again = await cli(['balance', '--json'], { POCCHAIN_KEY: key.privateKey });
+      assert.equal(again.json.hubCredit, '0');
+      const nothing = await cli(['withdraw', '--json'], { POCCHAIN_KEY: key.privateKey });
+      assert.equal(nothing.code, 1);
+      assert.equal(nothing.json.error.code, 'NOTHING_TO_WITHDRAW');
+    }
+  } finally {
+    sc.destroy();
+  }
+});
+
+test('shared options: environment and manifest defaults, flag > env > manifest; one --json error shape', async () => {
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const node1 = manifest.nodes[1].rpc;
+  const addr = OWNER.address;
+
+  // the manifest alone (no flag, no env): the running devnet's node0 and L1
+  const viaManifest = await cli(['balance', '--address', addr, '--json']);
+  assert.equal(viaManifest.code, 0, viaManifest.stderr);
+  assert.ok(viaManifest.json.block > 0);
+  const status = await cli(['bridge', 'status', '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal(status.json.invariantHolds, true);
+
+  // env beats the manifest; the flag beats env
+  const envDead = await cli(['balance', '--address', addr, '--json'], { POCCHAIN_RPC: dead });
+  assert.equal(envDead.code, 1);
+  assert.deepEqual(Object.keys(envDead.json), ['error']);
+  assert.equal(envDead.json.error.code, 'RPC_UNREACHABLE');
+  assert.ok(envDead.json.error.message.includes(dead), envDead.json.error.message);
+  assert.equal(envDead.stdout.trim().split('\n').length, 1, 'exactly one JSON object on stdout');
+  const flagWins = await cli(['balance', '--address', addr, '--rpc', node1, '--json'], { POCCHAIN_RPC: dead });
+  assert.equal(flagWins.code, 0, flagWins.stderr);
+  const l1Dead = await cli(['bridge', 'status', '--json'], { POCCHAIN_L1_RPC: dead });
+  assert.equal(l1Dead.json.error.code, 'RPC_UNREACHABLE');
+  assert.ok(l1Dead.json.error.message.includes(dead));
+
+  // POCCHAIN_KEY names the account; a bad key is refused without being echoed
+  const byKey = await cli(['balance', '--json'], { POCCHAIN_KEY: OWNER.privateKey });
+  assert.equal(byKey.json.address, addr);
+  const badKey = '0x' + '12'.repeat(31) + 'zz';
+  const bad = await cli(['withdraw', '--key', badKey, '--json']);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.json.error.code, 'KEY_INVALID');
+  assert.ok(!bad.stdout.includes('1212121212') && !bad.stderr.includes('1212121212'), 'the key is not printed');
+  const badEnv = await cli(['task', 'list', '--json'], { POCCHAIN_KEY: 'not-a-key' });
+  assert.equal(badEnv.json.error.code, 'KEY_INVALID');
+
+  // a transaction the chain refuses: the Hub's reason, decoded
+  const app = keccak256(readFileSync(WASM('wordcount')));
+  const reverted = await cli(['task', 'submit', '--app', app, '--trust', '0', '--json'], { POCCHAIN_KEY: PAYING_REQUESTER.privateKey });
+  assert.equal(reverted.code, 1);
+  assert.equal(reverted.json.error.code, 'TX_REFUSED');
+  assert.match(reverted.json.error.message, /InvalidTrust\(0\)/);
+
+  // bad input and usage errors have the same shape
+  const amount = await cli(['bridge', 'deposit', '--amount', '-1', '--to', addr, '--json'], { POCCHAIN_KEY: OWNER.privateKey });
+  assert.equal(amount.json.error.code, 'BAD_AMOUNT');
+  const usage = await cli(['task', 'show', '--json']);
+  assert.equal(usage.code, 1);
+  assert.equal(usage.json.error.code, 'USAGE');
+});
