@@ -112,23 +112,23 @@ test('a failed task\'s requester and a paid app owner see their Hub credit and w
   const sc = new JsonRpcProvider(manifest.nodes[0].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
   try {
     const ownerEnv = { POCCHAIN_KEY: OWNER.privateKey };
-    const wc = await cli(['app', 'publish', WASM('wordcount'), '--price', '0.02', '--json'], ownerEnv);
+    const wc = await cli(['app', 'publish', WASM('primes'), '--price', '0.02', '--json'], ownerEnv);
     assert.equal(wc.code, 0, wc.stderr);
     const loop = await cli(['app', 'publish', WASM('loop'), '--price', '0', '--json'], ownerEnv);
     assert.equal(loop.code, 0, loop.stderr);
 
-    // both tasks at once: an endless loop (no executor can commit: refunded at the final deadline)
-    // and a word count (completed: the owner's fee is credited)
+    // one after the other (an executor busy with the loop could miss the other task's deadline):
+    // a prime count (completed: the owner's fee is credited), then an endless loop (no executor
+    // can commit: refunded at the final deadline)
     const escrow = parseEther('0.05');
-    const [failed, paid] = await Promise.all([
-      cli(['task', 'submit', '--app', loop.json.app, '--input', 'x', '--price', '0.05', '--wait', '--json'], { POCCHAIN_KEY: FAILED_REQUESTER.privateKey }),
-      cli(['task', 'submit', '--app', wc.json.app, '--input', 'one two three', '--trust', '3', '--price', '0.1', '--wait', '--json'], { POCCHAIN_KEY: PAYING_REQUESTER.privateKey }),
-    ]);
+    const paid = await cli(['task', 'submit', '--app', wc.json.app, '--input', '100', '--trust', '3', '--price', '0.1', '--wait', '--json'], { POCCHAIN_KEY: PAYING_REQUESTER.privateKey });
+    const failed = await cli(['task', 'submit', '--app', loop.json.app, '--input', 'x', '--price', '0.05', '--wait', '--json'], { POCCHAIN_KEY: FAILED_REQUESTER.privateKey });
     assert.equal(failed.code, 2, `a failed task exits 2: ${failed.stderr}`);
     assert.equal(failed.json.status, 'failed');
     assert.deepEqual(failed.json.credited, [{ to: FAILED_REQUESTER.address, amount: String(escrow), kind: 'refund', where: 'hub' }]);
     assert.equal(paid.code, 0, paid.stderr);
     assert.equal(paid.json.status, 'completed');
+    assert.equal(paid.json.result, '25 97\n');
     const fee = paid.json.credited.filter((c: any) => c.kind === 'app-fee');
     assert.deepEqual(fee, [{ to: OWNER.address, amount: String(parseEther('0.02')), kind: 'app-fee', where: 'hub' }]);
 
@@ -213,7 +213,7 @@ test('shared options: environment and manifest defaults, flag > env > manifest; 
   assert.equal(badEnv.json.error.code, 'KEY_INVALID');
 
   // a transaction the chain refuses: the Hub's reason, decoded
-  const app = keccak256(readFileSync(WASM('wordcount')));
+  const app = keccak256(readFileSync(WASM('primes')));
   const reverted = await cli(['task', 'submit', '--app', app, '--trust', '0', '--json'], { POCCHAIN_KEY: PAYING_REQUESTER.privateKey });
   assert.equal(reverted.code, 1);
   assert.equal(reverted.json.error.code, 'TX_REFUSED');
