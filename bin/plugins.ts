@@ -12,6 +12,7 @@ import { createBridgePlugin } from '../bridge/plugin.ts';
 import { resolveBridgeConfig } from '../bridge/config.ts';
 import { registerBridgeCommands } from './commands/bridge.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { createExplorerPlugin } from '../explorer/plugin.ts';
 import { registerAccountCommands } from './commands/account.ts';
 
 export interface PluginEnv {
@@ -29,6 +30,7 @@ export async function createPlugins(_config: Record<string, any>, _env: PluginEn
   };
   plugins.push(createHubPlugin({ genesis: _env.genesis, datadir: _env.datadir, ...content })); // PoC: Hub system calls + content store
   plugins.push(createBridgePlugin(_env.genesis, resolveBridgeConfig(_config, _env.genesis))); // bridge: deposits, checkpoints
+  plugins.push(createExplorerPlugin(_env.genesis)); // explorer: indices, pocchain_explorer*, GET / and /explorer/ (last: '/' catches the unrouted GETs)
   return plugins;
 }
 
