@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { Block, createBlockHeaderFromBytesArray } from '@ethereumjs/block';
 import { RLP } from '@ethereumjs/rlp';
-import { createTxFromBlockBodyData } from '@ethereumjs/tx';
+import { createTxFromBlockBodyData, createTxFromRLP } from '@ethereumjs/tx';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
@@ -44,6 +44,8 @@ export interface BlockExtras {
 }
 
 const BLOCK_CACHE = 256;
+/** decoded tx objects kept by hash (above the pool's default 10,000 so pooled txs stay found) */
+const TX_OBJECT_CACHE = 20_000;
 
 export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   /** execution rules (VM, block headers) */
@@ -62,6 +64,8 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   private vm!: VM;
   private sm!: MerkleStateManager;
   private readonly cache = new Map<string, Block>();
+  /** tx hash -> the one decoded object of that tx on this node (its sender, once recovered, cached on it) */
+  private readonly txObjects = new Map<string, TypedTransaction>();
 
   private constructor(store: ChainStore, genesis: Genesis, opts: ChainOptions) {
     super();
@@ -168,10 +172,28 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
   }
 
   /**
+   * The tx encoded by `raw` (canonical bytes: type || RLP, or the RLP list of a legacy tx). A tx
+   * this node decoded before, from RPC, gossip or a block, is the same object, so its sender is
+   * recovered at most once however it arrives. Throws what @ethereumjs/tx throws for bad bytes.
+   */
+  decodeTx(raw: Uint8Array): TypedTransaction {
+    // keccak(raw) equals a stored tx's hash only if raw is its canonical encoding
+    const hit = this.txObjects.get(bytesToHex(keccak_256(raw)));
+    if (hit) return hit;
+    return this.keepTx(createTxFromRLP(raw, { common: this.txCommon }));
+  }
+
+  private keepTx(tx: TypedTransaction): TypedTransaction {
+    this.txObjects.set(bytesToHex(tx.hash()), tx);
+    if (this.txObjects.size > TX_OBJECT_CACHE) this.txObjects.delete(this.txObjects.keys().next().value!);
+    return tx;
+  }
+
+  /**
    * Decode a block's RLP (a proposal, a synced block or a stored one). Each tx whose hash `known`
-   * returns (the pool's verified object, its sender already recovered) is reused instead of being
-   * decoded and recovered again; the others are built on the shared tx Common. Throws
-   * BLOCK_INVALID for bytes that are not a block of this chain.
+   * returns (the pool's verified object, its sender already recovered) or that this node decoded
+   * before is reused instead of being decoded and recovered again; the others are built on the
+   * shared tx Common. Throws BLOCK_INVALID for bytes that are not a block of this chain.
    */
   decodeBlock(rlp: Uint8Array, known?: (txHash: string) => TypedTransaction | undefined): Block {
     try {
@@ -185,7 +207,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
       const txs = txsData.map((d) => {
         // the tx hash is keccak of its canonical encoding: typed txs are carried as those bytes
         const hash = bytesToHex(keccak_256(d instanceof Uint8Array ? d : RLP.encode(d)));
-        return known?.(hash) ?? createTxFromBlockBodyData(d, { common: this.txCommon });
+        return known?.(hash) ?? this.txObjects.get(hash) ?? this.keepTx(createTxFromBlockBodyData(d, { common: this.txCommon }));
       });
       return new Block(header, txs, [], [], opts);
     } catch (e) {

@@ -12,7 +12,7 @@
  * earlier one: dropping an earlier nonce would strand the sender's later txs behind a gap.
  */
 import { EventEmitter } from 'node:events';
-import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
+import type { TypedTransaction } from '@ethereumjs/tx';
 import { Address, bytesToHex, createAddressFromString } from '@ethereumjs/util';
 import { ChainError } from './errors.ts';
 import type { Chain } from './chain.ts';
@@ -87,7 +87,7 @@ export class TxPool extends EventEmitter<{ tx: [TypedTransaction, boolean] }> {
     if (raw.length > this.opts.maxTxBytes) throw txError(`oversized data: transaction size ${raw.length}, limit ${this.opts.maxTxBytes}`);
     let tx: TypedTransaction;
     try {
-      tx = createTxFromRLP(raw, { common: this.chain.txCommon });
+      tx = this.chain.decodeTx(raw);
     } catch (e) {
       const m = (e as Error).message;
       if (/chain ?id/i.test(m)) throw txError('invalid chain id for signer');
