@@ -8,10 +8,8 @@
  * receipts), visible to eth_getLogs but outside receiptsRoot, so Ethereum tooling sees a plain
  * block.
  */
-import { Block, createBlock, createBlockHeader, genTransactionsTrieRoot } from '@ethereumjs/block';
+import { Block, createBlock, createBlockHeader } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
-import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { RLP } from '@ethereumjs/rlp';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { Address, equalsBytes, KECCAK256_RLP, KECCAK256_RLP_ARRAY, bigIntToBytes, concatBytes, hexToBytes, utf8ToBytes } from '@ethereumjs/util';
 import { encodeReceipt, runTx, type VM, type TxReceipt } from '@ethereumjs/vm';
@@ -21,6 +19,7 @@ import { ChainError } from './errors.ts';
 import type { StoredLog, StoredReceipt } from './store.ts';
 import type { TxWorkCounters } from './common.ts';
 import { yieldIfBusy } from './yield.ts';
+import { orderedTrieRoot } from './ordered-trie.ts';
 
 /** Caller of system operations; as EIP-4788's SYSTEM_ADDRESS. */
 export const SYSTEM_ADDRESS = new Address(hexToBytes('0xfffffffffffffffffffffffffffffffffffffffe'));
@@ -203,20 +202,16 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
 
   const bloom = new Uint8Array(256);
   for (const r of receipts) for (let i = 0; i < 256; i++) bloom[i]! |= r.logsBloom[i]!;
-  const receiptTrie = await receiptsRoot(rawReceipts, included);
-  const transactionsTrie = await genTransactionsTrieRoot(included, new MerklePatriciaTrie({ common }));
+  await yieldIfBusy();
+  const receiptTrie = orderedTrieRoot(rawReceipts.map((r, i) => encodeReceipt(r, included[i]!.type)));
+  await yieldIfBusy();
+  const transactionsTrie = orderedTrieRoot(included.map((t) => t.serialize()));
   // The block is assembled from the very tx objects that were executed (their senders recovered
   // and hashes cached), not re-created from their fields as createBlock would.
   const opts = { common, setHardfork: false, skipConsensusFormatValidation: true } as const;
   const sealed = createBlockHeader({ ...template.header.toJSON(), stateRoot, receiptTrie, transactionsTrie, logsBloom: bloom, gasUsed }, opts);
   const block = new Block(sealed, included, [], [], opts);
   return { block, receipts, systemLogs, skipped };
-}
-
-async function receiptsRoot(receipts: TxReceipt[], txs: TypedTransaction[]): Promise<Uint8Array> {
-  const trie = new MerklePatriciaTrie();
-  for (let i = 0; i < receipts.length; i++) await trie.put(RLP.encode(i), encodeReceipt(receipts[i]!, txs[i]!.type));
-  return trie.root();
 }
 
 /** Price per gas actually paid by a tx in a block with the given base fee. */
