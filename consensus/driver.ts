@@ -34,7 +34,7 @@ import { PrivValidator } from './bft/signer.ts';
 import type { Commit, ConsensusMessage, Vote } from './bft/types.ts';
 import { commitRandomness, verifyCommit, verifyEvidence, verifyProposal, verifyVoteSignature } from './bft/verify.ts';
 import { inputOfWalRecord, MAX_WAL_RECORD_BYTES, Wal, walRecordOfInput } from './bft/wal.ts';
-import { ValidatorSet } from './validators.ts';
+import { HeightSets, ValidatorSet } from './validators.ts';
 import { decodeEnvelope, encodeEnvelope, encodeSys, sysHash, type Deposit, type SysData } from './envelope.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_GOSSIP_MAX, HEIGHT_AHEAD, MAX_BLOCK_TX_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, ROUND_WINDOW } from './limits.ts';
@@ -93,7 +93,7 @@ export class BftDriver {
   private readonly topics: ReturnType<typeof chainTopics>;
   private readonly evidenceTopic: string;
   private readonly baseSet: ValidatorSet;
-  private readonly setCache = new Map<number, ValidatorSet>();
+  private readonly heightSets: HeightSets;
   private state: BftState;
   private wal!: Wal;
   private signer?: PrivValidator;
@@ -125,6 +125,7 @@ export class BftDriver {
     this.topics = chainTopics(o.chain.chainId);
     this.evidenceTopic = `pocchain/${o.chain.chainId}/evidence`;
     this.baseSet = ValidatorSet.create(o.validators.map((v) => ({ pubKey: hexBytes(v.pubKey), power: BigInt(v.power) })));
+    this.heightSets = new HeightSets(this.baseSet);
     this.timeouts = { ...timeoutsFor(o.blockTimeMs), ...o.timeouts };
     this.state = createBftState({ chainId: this.chainId, timeouts: this.timeouts, maxFutureRounds: ROUND_WINDOW, maxBlockBytes: CONSENSUS_GOSSIP_MAX });
     this.evidence = new EvidencePool({ isCommitted: async (k) => (await o.chain.store.loadMeta(k)) !== undefined });
@@ -148,15 +149,9 @@ export class BftDriver {
     return this.baseSet;
   }
 
-  /** Validator set of a height (static from genesis; epochs would change it here). */
+  /** Validator set of a height, with its proposer priorities (cached; cycle-aware, so O(1) at any height). */
   setAt(height: number): ValidatorSet {
-    let s = this.setCache.get(height);
-    if (s) return s;
-    const prev = this.setCache.get(height - 1);
-    s = prev ? prev.nextHeight() : height <= 1 ? this.baseSet : this.baseSet.incremented(height - 1);
-    this.setCache.set(height, s);
-    if (this.setCache.size > 64) this.setCache.delete(Math.min(...this.setCache.keys()));
-    return s;
+    return this.heightSets.at(height);
   }
 
   get height(): number {

@@ -312,6 +312,11 @@ export class ValidatorSet {
     return new ValidatorSet(entries, best);
   }
 
+  /** The priorities and proposer as a string: equal keys mean equal sets (same membership). */
+  priorityKey(): string {
+    return `${this.proposerIdx}:${this.entries.map((e) => e.priority.toString(36)).join(',')}`;
+  }
+
   /** sha256 over (pubKey, power) in index order: identifies membership, not priorities. */
   hash(): Uint8Array {
     const h = createHash('sha256');
@@ -355,4 +360,62 @@ function incrementOnce(entries: Entry[], total: bigint): number {
   for (let i = 1; i < entries.length; i++) if (morePriority(entries[i]!, entries[best]!)) best = i;
   entries[best]!.priority = clip(entries[best]!.priority - total);
   return best;
+}
+
+/**
+ * The validator set of every height from a genesis set, where set(h + 1) = set(h).nextHeight()
+ * (static membership; epochs would restart the sequence). The sequence depends only on the
+ * priorities, so it cycles; the cycle is detected while the first `maxTracked` heights are
+ * walked, after which the set of any height — 10^9 after a restart — is a lookup. Without a cycle
+ * in that window, heights beyond it are walked from the closest known set (and cached nearby):
+ * always by nextHeight(), never by one incremented(k), which rescales once and may differ.
+ */
+export class HeightSets {
+  private readonly seq: ValidatorSet[] = [];
+  private readonly seen = new Map<string, number>();
+  private cycleStart = -1;
+  private period = 0;
+  private readonly maxTracked: number;
+  private readonly near = new Map<number, ValidatorSet>();
+
+  constructor(genesis: ValidatorSet, maxTracked = 10_000) {
+    this.maxTracked = maxTracked;
+    this.track(genesis);
+  }
+
+  private track(s: ValidatorSet): void {
+    const k = s.priorityKey();
+    const prev = this.seen.get(k);
+    if (prev !== undefined) {
+      this.cycleStart = prev;
+      this.period = this.seq.length - prev;
+      this.seen.clear();
+      return;
+    }
+    this.seen.set(k, this.seq.length);
+    this.seq.push(s);
+  }
+
+  /** Length of the cycle of the height sequence, 0 while unknown. */
+  get cycle(): number {
+    return this.period;
+  }
+
+  at(height: number): ValidatorSet {
+    if (!Number.isSafeInteger(height) || height < 1) throw bad('height must be a positive integer');
+    let i = height - 1;
+    while (this.period === 0 && i >= this.seq.length && this.seq.length < this.maxTracked) this.track(this.seq[this.seq.length - 1]!.nextHeight());
+    if (this.period > 0 && i >= this.cycleStart) i = this.cycleStart + ((i - this.cycleStart) % this.period);
+    if (i < this.seq.length) return this.seq[i]!;
+    const cached = this.near.get(i);
+    if (cached) return cached;
+    // walk nextHeight() (as every node does height by height) from the closest known set below
+    let from = this.seq.length - 1;
+    let s = this.seq[from]!;
+    for (const [k, v] of this.near) if (k < i && k > from) (from = k), (s = v);
+    for (let k = from + 1; k <= i; k++) s = s.nextHeight();
+    this.near.set(i, s);
+    if (this.near.size > 64) this.near.delete(this.near.keys().next().value!);
+    return s;
+  }
 }

@@ -14,7 +14,7 @@ import { canonicalEvidence, EvidencePool } from '../../consensus/evidence-pool.t
 import { decodeTxBatch, encodeTxBatch, MAX_TXS_PER_BATCH } from '../../consensus/tx-gossip.ts';
 import { generateKeyPair, sign, signReference, verify } from '../../consensus/bft/crypto.ts';
 import { signVoteWith, testValidators } from '../../consensus/bft/testkit.ts';
-import { ValidatorSet, MAX_ROUND_STEPS } from '../../consensus/validators.ts';
+import { HeightSets, ValidatorSet, MAX_ROUND_STEPS } from '../../consensus/validators.ts';
 import { DEFAULT_GOSSIP_LIMITS } from '../../chain/p2p/index.ts';
 
 const ok: EnvelopeFacts = { blockNumber: 5, height: 5, headNumber: 4, extraDataMatches: true, lastCommit: { height: 4, forHead: true }, mixHashMatches: true, evidenceCount: 0, depositCount: 0, timestamp: 1000, now: 1000 };
@@ -198,4 +198,27 @@ test('proposer of a far round: O(1) once the cycle is known, refused (not looped
   const huge = ValidatorSet.create([{ pubKey: keys[0]!, power: 3n ** 30n }, { pubKey: keys[1]!, power: 2n ** 40n }, { pubKey: keys[2]!, power: 7n }]);
   assert.throws(() => huge.proposerForRound(MAX_ROUND_STEPS + 5), (e) => isPocError(e, 'BAD_VALIDATOR_SET'));
   assert.equal(huge.proposerForRound(3), ValidatorSet.create(huge.list().map((v) => ({ pubKey: v.pubKey, power: v.power }))).incremented(3).proposerIndex);
+});
+
+test('HeightSets: the set of every height equals the sequence of nextHeight(); far heights are O(1) once the cycle is known', () => {
+  for (const powers of [[10n, 10n, 10n, 10n], [1n, 2n, 3n], [40n, 20n, 20n, 10n, 10n], [3n ** 20n, 5n, 7n]]) {
+    const keys = powers.map(() => new Uint8Array(randomBytes(32)));
+    const genesis = ValidatorSet.create(keys.map((pubKey, i) => ({ pubKey, power: powers[i]! })));
+    for (const maxTracked of [10_000, 7]) {
+      const hs = new HeightSets(genesis, maxTracked);
+      let s = genesis;
+      for (let h = 1; h <= 300; h++) {
+        assert.equal(hs.at(h).priorityKey(), s.priorityKey(), `powers ${powers} maxTracked ${maxTracked} height ${h}`);
+        s = s.nextHeight();
+      }
+    }
+    const hs = new HeightSets(genesis);
+    if (hs.at(10_000) && hs.cycle > 0) {
+      const far = 1_000_000_007;
+      assert.equal(hs.at(far).priorityKey(), hs.at(far - hs.cycle).priorityKey());
+    }
+  }
+  const eq = new HeightSets(ValidatorSet.create(Array.from({ length: 4 }, () => ({ pubKey: new Uint8Array(randomBytes(32)), power: 10n }))));
+  eq.at(100);
+  assert.ok(eq.cycle > 0 && eq.cycle <= 40, `4 equal validators cycle (${eq.cycle})`);
 });
