@@ -367,8 +367,8 @@ function incrementOnce(entries: Entry[], total: bigint): number {
  * (static membership; epochs would restart the sequence). The sequence depends only on the
  * priorities, so it cycles; the cycle is detected while the first `maxTracked` heights are
  * walked, after which the set of any height — 10^9 after a restart — is a lookup. Without a cycle
- * in that window, heights beyond it are walked from the closest known set (and cached nearby):
- * always by nextHeight(), never by one incremented(k), which rescales once and may differ.
+ * in that window, heights beyond it are walked by nextHeight() from the closest known set (and
+ * cached nearby), height by height as CometBFT derives them.
  */
 export class HeightSets {
   private readonly seq: ValidatorSet[] = [];
