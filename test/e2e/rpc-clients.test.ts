@@ -39,11 +39,17 @@ describe('JSON-RPC with real clients', () => {
 
     // websocket subscription set up before the transfer
     const ws = new WebSocketProvider(node.wsUrl);
+    // the subscription is live once the node has answered eth_subscribe (ethers registers the id
+    // then); a fixed 300 ms sleep raced a loaded machine and the Transfer could come first
+    const subscribed = new Promise<void>((resolve) => {
+      const register = ws._register.bind(ws);
+      ws._register = (id, sub) => (register(id, sub), resolve());
+    });
     const wsToken = new Contract(addr, token.abi, ws);
     const seen = new Promise<{ from: string; to: string; value: bigint }>((resolve) => {
-      wsToken.on('Transfer', (from: string, to: string, value: bigint) => resolve({ from, to, value }));
+      void wsToken.on('Transfer', (from: string, to: string, value: bigint) => resolve({ from, to, value }));
     });
-    await new Promise((r) => setTimeout(r, 300)); // let eth_subscribe land
+    await subscribed;
 
     const est = await c.transfer.estimateGas(k1!.address, parseEther('5'));
     const tx = await c.transfer(k1!.address, parseEther('5'));
@@ -101,10 +107,20 @@ describe('JSON-RPC with real clients', () => {
     const address = rc.contractAddress!;
 
     const wsPub = createPublicClient({ chain, transport: webSocket(node.wsUrl) });
+    // live once the node has answered eth_subscribe (viem's transport.subscribe resolves then)
+    const subscribed = new Promise<void>((resolve) => {
+      const t = wsPub.transport as any;
+      const subscribe = t.subscribe;
+      t.subscribe = async (...a: unknown[]) => {
+        const r = await subscribe(...a);
+        resolve();
+        return r;
+      };
+    });
     const got = new Promise<any>((resolve) => {
       const unwatch = wsPub.watchContractEvent({ address, abi, eventName: 'Transfer', onLogs: (logs) => { unwatch(); resolve(logs[0]); } });
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await subscribed;
 
     const est = await pub.estimateContractGas({ address, abi, functionName: 'transfer', args: [k2!.address, 7n], account });
     const txh = await wallet.writeContract({ address, abi, functionName: 'transfer', args: [k2!.address, 7n] });
