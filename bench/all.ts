@@ -18,10 +18,10 @@ import { table } from './lib.ts';
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, only: { type: 'string' }, help: { type: 'boolean' } } });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--scale N] [--only chain,consensus,tasks,gas]
+  console.log(`usage: npm run bench -- [--scale N] [--only throughput,consensus,tasks,gas]
   --scale N   multiply load sizes (default 1: about 5 minutes on 2 cores)
   --only ...  run only these benches (comma-separated)
-each bench alone: npm run bench:chain | bench:consensus | bench:tasks, node bench/checkpoint-gas.ts`);
+each bench alone: npm run bench:throughput | bench:chain | bench:consensus | bench:tasks, node bench/checkpoint-gas.ts`);
   process.exit(0);
 }
 const SCALE = Math.max(0.1, Number(values.scale));
@@ -41,7 +41,8 @@ interface Bench {
 // limit), and bench/chain.ts sends a whole workload before waiting. tasks: a burst of 20 failed on
 // this host (executors' contributions reverted or AssignmentExpired), 6 passes.
 const benches: Bench[] = [
-  { key: 'chain', file: 'chain.ts', args: ['--txs', String(Math.round(Math.min(480 * SCALE, 8 * 60))), '--senders', '8', '--block-time', '200'], timeoutS: 240 },
+  // throughput replaces the former chain bench (anvil, dev node and 4 validators, swept to saturation)
+  { key: 'throughput', file: 'throughput.ts', args: ['--seconds', String(Math.max(2, Math.round(4 * SCALE)))], timeoutS: 480 + 120 * SCALE },
   { key: 'consensus', file: 'consensus.ts', args: ['--txs', n(600), '--rate', '60', '--senders', '8', '--block-time', '200', '--empty-seconds', '10'], timeoutS: 300 + 60 * SCALE },
   { key: 'tasks', file: 'tasks.ts', args: [], env: { BENCH_TASKS: n(6), BENCH_SERIAL: n(5), BENCH_BLOCK_MS: '200' }, timeoutS: 300 + 120 * SCALE },
   { key: 'gas', file: 'checkpoint-gas.ts', args: [], timeoutS: 180 },
@@ -111,10 +112,18 @@ const failed = (key: string, what: string) => {
   return !r || !r.ok;
 };
 
-if (!failed('chain', 'ETH / ERC20 transfers, tx/s')) {
-  const f = (results.chain as any).fig;
-  add('ETH transfers, 1 dev node', `${f1(f.pocchain.eth)} tx/s`, `anvil ${f1(f.anvil.eth)} tx/s, ratio ${(f.pocchain.eth / f.anvil.eth).toFixed(2)}`);
-  add('ERC20 transfers, 1 dev node', `${f1(f.pocchain.erc20)} tx/s`, `anvil ${f1(f.anvil.erc20)} tx/s, ratio ${(f.pocchain.erc20 / f.anvil.erc20).toFixed(2)}`);
+if (!failed('throughput', 'ETH / ERC20 transfers, tx/s')) {
+  const f = (results.throughput as any).fig.results;
+  const names: Record<string, string> = { dev: '1 dev node', net: '4 validators' };
+  for (const key of ['dev', 'net']) {
+    for (const kind of ['eth', 'erc20']) {
+      const x = f[key]?.[kind];
+      const a = f.anvil?.[kind];
+      if (!x) continue;
+      add(`${kind === 'eth' ? 'ETH' : 'ERC20'} transfers at saturation, ${names[key]}`, `${f1(x.sat)} tx/s`, `anvil (200 ms blocks) ${a ? f1(a.sat) : '-'} tx/s, ratio ${a ? (x.sat / a.sat).toFixed(2) : '-'}`);
+      add(`  at 80% of saturation, ${names[key]}`, `p50 ${Math.round(x.at80.latP50)} ms, p99 ${Math.round(x.at80.latP99)} ms`, `send → in a block; RPC p99 ${Math.round(x.at80.rpcP99)} ms; loop delay max ${Math.round(x.at80.loopMaxMs)} ms; recoveries/tx ${x.at80.recPerTx.map((v: number) => v.toFixed(2)).join(' ')}; executions/tx ${x.at80.execPerTx.map((v: number) => v.toFixed(2)).join(' ')}`);
+    }
+  }
 }
 if (!failed('consensus', '4 validators')) {
   const f = (results.consensus as any).fig;

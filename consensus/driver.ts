@@ -18,7 +18,7 @@
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { createBlock, createBlockFromRLP } from '@ethereumjs/block';
+import { createBlock } from '@ethereumjs/block';
 import { bytesToBigInt, bytesToHex, equalsBytes } from '@ethereumjs/util';
 import { RLP } from '@ethereumjs/rlp';
 import { Packr } from 'msgpackr';
@@ -525,7 +525,8 @@ export class BftDriver {
   /** A synced block: the machine must have started height h (or it ignores the commit). */
   private async applySynced(h: number, commit: Commit, envelope: Uint8Array): Promise<boolean> {
     const env = decodeEnvelope(envelope);
-    const block = createBlockFromRLP(env.rlp, { common: this.o.chain.common, setHardfork: false, skipConsensusFormatValidation: true });
+    // decoded once: validation finds these tx objects again by hash (Chain.decodeTx cache)
+    const block = this.o.chain.decodeBlock(env.rlp, (h) => this.o.pool.get(h));
     if (!equalsBytes(block.hash(), commit.blockHash)) throw new Error('synced envelope is not the committed block');
     for (let w = 0; w < 200 && this.state.height < h && !this.stopped; w++) await new Promise((r) => setTimeout(r, 10));
     this.log.debug({ height: h, machine: this.state.height, step: this.state.step }, 'sync: applying block');
