@@ -62,9 +62,9 @@ export function createExplorerApi(o: { chain: () => Chain; index: () => Explorer
     const [input] = await view(hub, HUB_ADDRESS, 'taskInput', [id]);
     const events = await o.index().taskEvents(id, MAX_LIST);
     return {
+      ...(plain(t) as Record<string, unknown>),
       id: id.toString(),
       status: STATUS_NAMES[Number(t.status)] ?? String(t.status),
-      ...(plain(t) as Record<string, unknown>),
       input,
       assignees: [...assignees],
       votes: (hashes as string[]).map((h, i) => ({ resultHash: h, weight: weights[i].toString(), size: Number(sizes[i]) })),

@@ -89,14 +89,22 @@ test('explorer indices and pocchain_explorer* over a real chain: catch-up, live 
     assert.equal(index.height, 3);
     assert.equal((await call('pocchain_explorerAddressTxs', [carol]))[0].hash, bytesToHex(b3.transactions[0]!.hash()));
 
-    // restart: the index resumes from its saved height
+    // restart: the index resumes from its saved height (a task is requested meanwhile)
     await index.stop();
-    await mine(chain, [signed(chain, 3, bob, 2n)]);
+    const ZERO = '0x' + '00'.repeat(32);
+    await mine(chain, [signed(chain, 3, bob, 2n), signed(chain, 4, HUB_ADDRESS, 0n, hubIface.encodeFunctionData('requestTask', [app, ZERO, '0x68656c6c6f', 1n, 1n, 1n, 0n, '0x' + '00'.repeat(20)]))]);
     index = new ExplorerIndex(join(dir, 'explorer-index'), chain);
     await index.start();
     await index.synced();
     assert.equal(index.height, 4);
     assert.equal((await call('pocchain_explorerAddressTxs', [bob])).length, 2);
+    const tasks = await call('pocchain_explorerTasks', []);
+    assert.deepEqual(tasks.map((t: any) => [t.id, t.status, t.requester.toLowerCase(), t.app]), [['1', 'active', alice.address.toLowerCase(), app]]);
+    const task = await call('pocchain_explorerTask', ['1']);
+    assert.equal(task.status, 'active');
+    assert.equal(task.input, '0x68656c6c6f');
+    assert.deepEqual(task.events.map((e: any) => e.name), ['TaskRequested']);
+    assert.deepEqual(await call('pocchain_explorerSearch', ['task 1']), { kind: 'task', id: '1' });
 
     // search: block number, tx hash, block hash, address, unknown things
     assert.deepEqual(await call('pocchain_explorerSearch', ['2']), { kind: 'block', id: 2 });
@@ -111,7 +119,7 @@ test('explorer indices and pocchain_explorer* over a real chain: catch-up, live 
     for (const [m, p] of [['pocchain_explorerAddressTxs', ['0x12']], ['pocchain_explorerAddressTxs', [bob, 0]], ['pocchain_explorerAddressTxs', [bob, 'ten']], ['pocchain_explorerTask', ['-1']], ['pocchain_explorerSearch', ['x'.repeat(101)]], ['pocchain_explorerSearch', [42]]] as const) {
       await assert.rejects(call(m, [...p]), (e: unknown) => e instanceof RpcError && e.code === -32602, `${m} ${JSON.stringify(p)}`);
     }
-    assert.equal((await call('pocchain_explorerAddressTxs', [alice.address, 10_000])).length, 4, 'limit capped, all 4 returned');
+    assert.equal((await call('pocchain_explorerAddressTxs', [alice.address, 10_000])).length, 5, 'limit capped, all 5 returned');
   } finally {
     await index.stop().catch(() => {});
     await chain.close();
