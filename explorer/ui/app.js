@@ -264,6 +264,7 @@ function Search() {
     try {
       const r = await call('pocchain_explorerSearch', [q]);
       if (!r) return setMsg('nothing found');
+      setQ('');
       location.hash = `#/${r.kind}/${r.id}`;
     } catch (err) {
       setMsg(err.message);
