@@ -7,7 +7,7 @@
  * Weights and products saturate at WEIGHT_CAP (2^120): saturation only ever makes consensus
  * harder, never easier (proof in docs/poc-rules.md), and keeps every product inside uint256.
  */
-import { WEIGHT_CAP } from './params.ts';
+import { FLAG_SOLO, WEIGHT_CAP } from './params.ts';
 
 /** Credibility weight of a reputation score. */
 export function weightOf(score: bigint): bigint {
@@ -15,6 +15,16 @@ export function weightOf(score: bigint): bigint {
   if (q < 3n) q = 3n;
   const w = q - 1n;
   return w > WEIGHT_CAP ? WEIGHT_CAP : w;
+}
+
+/**
+ * Weight of an executor on a task (Hub.taskWeight): w(score), capped at trust − 1 for trust ≥ 3
+ * unless the request has FLAG_SOLO, so no single executor meets the trust alone
+ * (w·trust > (1 + w)(trust − 1) needs w ≥ trust). Trust 1 and 2 are met by one newcomer anyway.
+ */
+export function taskWeight(score: bigint, trust: bigint, flags: number): bigint {
+  const w = weightOf(score);
+  return (flags & FLAG_SOLO) === 0 && trust >= 3n && w >= trust ? trust - 1n : w;
 }
 
 /** a·b saturated at WEIGHT_CAP. */

@@ -6,10 +6,11 @@
  * Refusals throw PocError whose code is the contract's custom error name.
  */
 import { PocError } from '../../lib/errors.ts';
-import { addVote, emptyTally, hasConsensus, logWeight, mulCap, weightOf, wouldReachConsensus, type Tally } from './credibility.ts';
+import { addVote, emptyTally, hasConsensus, logWeight, mulCap, taskWeight, wouldReachConsensus, type Tally } from './credibility.ts';
 import {
-  ASSIGN_T, AssignmentStatus, categoryTime, CONTRIBUTION_T, FINAL_T, FINALIZE_SCAN, LOCK_PER_TASK, MAX_EXECUTORS,
-  MAX_INPUT_BYTES, MAX_REPLICAS, MAX_TRUST, MIN_EXECUTOR_STAKE, REVEAL_T, SCHEDULE_SCAN, TaskStatus, UNBONDING_BLOCKS,
+  ASSIGN_T, AssignmentStatus, categoryTime, CONTRIBUTION_T, FINAL_T, FINALIZE_SCAN, FLAG_SOLO, LOCK_PER_TASK, MAX_BAG,
+  MAX_EXECUTORS, MAX_INPUT_BYTES, MAX_REPLICAS, MAX_TRUST, MIN_EXECUTOR_STAKE, MIN_REWARD_PER_REPLICA, REVEAL_T,
+  SCHEDULE_SCAN, TaskStatus, UNBONDING_BLOCKS,
 } from './params.ts';
 import { resultHash as hashOf, resultSeal as sealOf } from './commitments.ts';
 import { drawValue, sampleWeight, taskSeed } from './sampling.ts';
@@ -39,9 +40,12 @@ export interface TaskState {
   status: TaskStatus;
   category: number;
   trust: bigint;
+  flags: number;
   minReplicas: number;
   maxReplicas: number;
   createdAt: bigint;
+  /** block of consensus, 0 before */
+  consensusAt: bigint;
   contributionDeadline: bigint;
   revealDeadline: bigint;
   finalDeadline: bigint;
@@ -80,6 +84,7 @@ export interface TaskRequest {
   maxPrice: bigint;
   value: bigint;
   callback?: string | null;
+  flags?: number;
 }
 
 /** What a system call or claim did, in event order. */
@@ -110,16 +115,37 @@ export class StakingModel {
     return e;
   }
 
-  /** stakeExecutor() with msg.value = value. */
+  /**
+   * stakeExecutor() with msg.value = value. A full active list evicts its lowest stake (first in
+   * list order) when the newcomer's stake is strictly larger, else the call is refused.
+   */
   stakeExecutor(sender: string, value: bigint): void {
     if (value === 0n) fail('ZeroAmount', 'zero stake');
     const e = this.get(sender);
-    if (e.index === 0 && e.stake + value >= MIN_EXECUTOR_STAKE && this.active.length >= MAX_EXECUTORS) {
-      fail('TooManyExecutors', 'active list full');
+    const joins = e.index === 0 && e.stake + value >= MIN_EXECUTOR_STAKE;
+    let evict = -1;
+    if (joins && this.active.length >= MAX_EXECUTORS) {
+      let low = -1n;
+      for (const [i, a] of this.active.entries()) {
+        const st = this.get(a).stake;
+        if (low < 0n || st < low) {
+          low = st;
+          evict = i;
+        }
+      }
+      if (e.stake + value <= low) fail('TooManyExecutors', 'active list full');
     }
     e.stake += value;
-    if (e.index === 0 && e.stake >= MIN_EXECUTOR_STAKE) this.activate(lc(sender), e);
+    if (evict >= 0) {
+      const out = this.active[evict]!;
+      this.deactivate(out, this.get(out));
+      this.evicted.push(out);
+    }
+    if (joins) this.activate(lc(sender), e);
   }
+
+  /** Executors evicted from a full list, in order (for tests). */
+  readonly evicted: string[] = [];
 
   /** requestUnbond(amount) at block `block`. */
   requestUnbond(block: bigint, sender: string, amount: bigint): void {
@@ -228,31 +254,56 @@ export class MarketModel {
     this.datasets.set(lc(dataset), { owner: lc(sender), price, category: 0 });
   }
 
-  /** requestTask(...) at block `block`; returns the task id. */
-  requestTask(block: bigint, sender: string, r: TaskRequest): bigint {
+  /** Refusals of a request whose per-task escrow is `escrow`, in the Hub's order; returns fees. */
+  private checkRequest(r: TaskRequest, escrow: bigint): { app: Asset; datasetFee: bigint; ds: string | null } {
     const app = this.apps.get(lc(r.app)) ?? fail('UnknownApp', 'unknown app');
     const ds = r.dataset && BigInt(r.dataset) !== 0n ? lc(r.dataset) : null;
     let datasetFee = 0n;
     if (ds !== null) datasetFee = (this.datasets.get(ds) ?? fail('UnknownDataset', 'unknown dataset')).price;
     if (r.trust === 0n || r.trust > MAX_TRUST) fail('InvalidTrust', 'invalid trust');
     if (r.minReplicas === 0 || r.minReplicas > r.maxReplicas || r.maxReplicas > MAX_REPLICAS) fail('InvalidReplicas', 'invalid replicas');
-    if ((r.inputLength ?? 0) > MAX_INPUT_BYTES) fail('InputTooLarge', 'input too large');
+    if ((r.flags ?? 0) > FLAG_SOLO) fail('InvalidFlags', 'unknown flags');
     const fees = app.price + datasetFee;
     if (fees > r.maxPrice) fail('PriceAboveMax', 'fees above maxPrice');
-    if (r.value < fees) fail('InsufficientPayment', 'value below fees');
+    if (escrow < fees + BigInt(r.maxReplicas) * MIN_REWARD_PER_REPLICA) fail('InsufficientPayment', 'escrow below fees + minimum reward');
+    return { app, datasetFee, ds };
+  }
+
+  private createTask(block: bigint, sender: string, r: TaskRequest, escrow: bigint, c: ReturnType<MarketModel['checkRequest']>): bigint {
     const id = ++this.taskCount;
-    const T = categoryTime(app.category);
+    const T = categoryTime(c.app.category);
     this.tasks.set(id, {
-      id, requester: lc(sender), status: TaskStatus.Active, category: app.category, trust: r.trust,
-      minReplicas: r.minReplicas, maxReplicas: r.maxReplicas, createdAt: block,
+      id, requester: lc(sender), status: TaskStatus.Active, category: c.app.category, trust: r.trust, flags: r.flags ?? 0,
+      minReplicas: r.minReplicas, maxReplicas: r.maxReplicas, createdAt: block, consensusAt: 0n,
       contributionDeadline: block + CONTRIBUTION_T * T, revealDeadline: 0n, finalDeadline: block + FINAL_T * T,
       roundExpiry: 0n, roundOpen: 0, contributedCount: 0, revealCount: 0, winnerCount: 0,
-      app: lc(r.app), dataset: ds, callback: r.callback ? lc(r.callback) : null, escrow: r.value,
-      appFee: app.price, datasetFee, tally: emptyTally(), consensusHash: null, result: null,
+      app: lc(r.app), dataset: c.ds, callback: r.callback ? lc(r.callback) : null, escrow,
+      appFee: c.app.price, datasetFee: c.datasetFee, tally: emptyTally(), consensusHash: null, result: null,
       assignees: [], assignments: new Map(),
     });
     this.open.push(id);
     return id;
+  }
+
+  /** requestTask(...) at block `block`; returns the task id. */
+  requestTask(block: bigint, sender: string, r: TaskRequest): bigint {
+    const c = this.checkRequest(r, r.value);
+    if ((r.inputLength ?? 0) > MAX_INPUT_BYTES) fail('InputTooLarge', 'input too large');
+    return this.createTask(block, sender, r, r.value, c);
+  }
+
+  /** requestTasks(spec, inputs) at block `block` with inputs of these lengths; returns the first id. */
+  requestTasks(block: bigint, sender: string, r: TaskRequest, inputLengths: readonly number[]): bigint {
+    const n = BigInt(inputLengths.length);
+    if (n === 0n) fail('EmptyBag', 'no inputs');
+    if (n > BigInt(MAX_BAG)) fail('BagTooLarge', 'too many inputs');
+    if (r.value % n !== 0n) fail('UnevenEscrow', 'escrow not divisible by the bag size');
+    const each = r.value / n;
+    const c = this.checkRequest(r, each);
+    if (inputLengths.some((l) => l > MAX_INPUT_BYTES)) fail('InputTooLarge', 'input too large');
+    const first = this.taskCount + 1n;
+    for (let i = 0; i < inputLengths.length; i++) this.createTask(block, sender, r, each, c);
+    return first;
   }
 
   private task(id: bigint): TaskState {
@@ -267,7 +318,7 @@ export class MarketModel {
     if (a.status !== AssignmentStatus.Assigned) fail('AlreadyContributed', 'already contributed');
     if (block > a.expiry) fail('AssignmentExpired', 'assignment expired');
     if (BigInt(rh) === 0n) fail('EmptyHash', 'empty result hash');
-    const w = weightOf(this.scoreOf(sender));
+    const w = taskWeight(this.scoreOf(sender), t.trust, t.flags);
     Object.assign(a, { status: AssignmentStatus.Contributed, weight: w, logWeight: logWeight(w), resultHash: lc(rh), resultSeal: lc(seal) });
     t.contributedCount++;
     t.roundOpen--;
@@ -276,6 +327,7 @@ export class MarketModel {
       t.status = TaskStatus.Revealing;
       t.consensusHash = lc(rh);
       t.winnerCount = t.tally.sizes.get(lc(rh))!;
+      t.consensusAt = block;
       t.revealDeadline = block + REVEAL_T * categoryTime(t.category);
     }
   }
@@ -344,7 +396,7 @@ export class MarketModel {
       sum -= w[k]!;
       w[k] = 0n;
       pool.free[k]! -= LOCK_PER_TASK;
-      product = mulCap(product, weightOf(pool.scores[k]!));
+      product = mulCap(product, taskWeight(pool.scores[k]!, t.trust, t.flags));
       count++;
       this.staking.lock(e, LOCK_PER_TASK);
       t.assignments.set(e, { status: AssignmentStatus.Assigned, expiry, weight: 0n, logWeight: 0, resultHash: null, resultSeal: null });
@@ -400,15 +452,20 @@ export class MarketModel {
   private entries(t: TaskState) {
     return t.assignees.map((e) => {
       const a = t.assignments.get(e)!;
-      return { executor: e, status: a.status, resultHash: a.resultHash, logWeight: a.logWeight };
+      const expired = a.status === AssignmentStatus.Assigned && (t.consensusAt === 0n || t.consensusAt > a.expiry);
+      return { executor: e, status: a.status, resultHash: a.resultHash, logWeight: a.logWeight, expired };
     });
   }
 
   private applySettlement(t: TaskState, s: ReturnType<typeof settle>, ev: ModelEvent[]): void {
-    const slashedSet = new Set(s.slashed.map((x) => x.executor));
+    const slashed = new Map(s.slashed.map((x) => [x.executor, x.amount]));
     for (const e of t.assignees) {
-      if (slashedSet.has(e)) this.staking.slash(e, LOCK_PER_TASK);
-      else this.staking.unlock(e, LOCK_PER_TASK);
+      const amount = slashed.get(e);
+      if (amount === undefined) this.staking.unlock(e, LOCK_PER_TASK);
+      else {
+        this.staking.slash(e, amount);
+        if (amount < LOCK_PER_TASK) this.staking.unlock(e, LOCK_PER_TASK - amount);
+      }
     }
     for (const x of s.slashed) ev.push({ kind: 'slashed', taskId: t.id, executor: x.executor, amount: x.amount });
     for (const [e, sc] of s.scores) this.scores.set(e, sc);

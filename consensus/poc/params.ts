@@ -38,6 +38,27 @@ export const FINALIZE_SCAN = 16;
 /** Gas a dApp callback gets. */
 export const CALLBACK_GAS = 200_000n;
 
+/**
+ * Gas rule of the system calls: upper bounds of each step, checked before the step (Hub.sol).
+ * The model assumes the gas never runs short; hub-attack.test.ts checks the bounds hold.
+ */
+export const POOL_GAS = 2_500_000n;
+export const TASK_GAS = 80_000n;
+export const CANDIDATE_GAS = 4_000n;
+export const DRAW_GAS = 130_000n;
+export const WALK_GAS = 200n;
+export const SETTLE_GAS = 150_000n;
+export const SETTLE_GAS_PER_ASSIGNEE = 80_000n;
+
+/** Least reward (escrow − fees) per replica of maxReplicas (wei): flooding is never free. */
+export const MIN_REWARD_PER_REPLICA = 10n ** 15n;
+/** Part of the lock lost by an executor whose assignment expired without a contribution. */
+export const EXPIRY_PENALTY = LOCK_PER_TASK / 2n;
+/** Request flags (Hub.FLAG_*): SOLO lets one executor meet the trust alone. */
+export const FLAG_SOLO = 1;
+/** Most tasks in one requestTasks call. */
+export const MAX_BAG = 64;
+
 /** Task status codes (Hub.STATUS_*). */
 export const TaskStatus = { None: 0, Active: 1, Revealing: 2, Completed: 3, Failed: 4 } as const;
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];

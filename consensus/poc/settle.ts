@@ -2,14 +2,17 @@
  * Settlement of a task, exactly as Hub._complete / Hub._fail pay:
  * - completed: pool = escrow − appFee − datasetFee + seized locks. Winners (revealed the consensus)
  *   share the pool ∝ logWeight, shares rounded down, the remainder to the first winner in
- *   assignment order; winners gain +1 score when more than one executor contributed. Every other
- *   contributor (lost the vote, or in the consensus group but never revealed) loses its lock into
- *   the pool and its score becomes ⌊2s/3⌋. Assigned executors that never contributed get their lock
- *   back. App and dataset owners receive their fees.
+ *   assignment order; a winner gains +1 score when more than one executor contributed, its share
+ *   is at least MIN_REWARD_PER_REPLICA and it is not the requester. Every other contributor (lost
+ *   the vote, or in the consensus group but never revealed) loses its lock into the pool and its
+ *   score becomes ⌊2s/3⌋. Assigned executors whose assignment expired before consensus (`expired`)
+ *   lose EXPIRY_PENALTY into the pool and the same third of their score; the other assigned
+ *   executors get their lock back. App and dataset owners receive their fees.
  * - failed: the requester gets the escrow back plus the locks of consensus-group members who never
- *   revealed (penalised as above); every other lock is released; no fees are paid.
+ *   revealed and the expiry penalties (penalised as above); every other lock is released; no fees
+ *   are paid.
  */
-import { AssignmentStatus, LOCK_PER_TASK, PayKind } from './params.ts';
+import { AssignmentStatus, EXPIRY_PENALTY, LOCK_PER_TASK, MIN_REWARD_PER_REPLICA, PayKind } from './params.ts';
 
 export interface SettleTask {
   outcome: 'complete' | 'fail';
@@ -29,6 +32,8 @@ export interface SettleEntry {
   status: AssignmentStatus;
   resultHash: string | null;
   logWeight: number;
+  /** assigned, never contributed, and the task stayed without consensus past the expiry */
+  expired?: boolean;
 }
 
 export interface Payout {
@@ -57,18 +62,20 @@ export function settle(
   lock: bigint = LOCK_PER_TASK,
 ): Settlement {
   const out: Settlement = { payouts: [], slashed: [], released: [], scores: new Map(), refund: 0n };
-  const penalise = (e: string): bigint => {
+  const penalise = (e: string, amount = lock): bigint => {
     const s = ((out.scores.get(e) ?? scoreOf(e)) * 2n) / 3n;
     out.scores.set(e, s);
-    out.slashed.push({ executor: e, amount: lock, newScore: s });
-    return lock;
+    out.slashed.push({ executor: e, amount, newScore: s });
+    return amount;
   };
+  const silent = (a: SettleEntry) => a.status === AssignmentStatus.Assigned && a.expired === true;
   if (task.outcome === 'fail') {
     let refund = task.escrow;
     for (const a of entries) {
       if (task.consensusHash !== null && a.status === AssignmentStatus.Contributed && a.resultHash === task.consensusHash) {
         refund += penalise(a.executor);
-      } else out.released.push(a.executor);
+      } else if (silent(a)) refund += penalise(a.executor, EXPIRY_PENALTY);
+      else out.released.push(a.executor);
     }
     out.refund = refund;
     return out;
@@ -80,6 +87,7 @@ export function settle(
       sumLog += BigInt(a.logWeight);
       out.released.push(a.executor);
     } else if (a.status === AssignmentStatus.Contributed) pool += penalise(a.executor);
+    else if (silent(a)) pool += penalise(a.executor, EXPIRY_PENALTY);
     else out.released.push(a.executor);
   }
   if (sumLog === 0n) throw new RangeError('settle: a completed task needs at least one revealed winner');
@@ -92,7 +100,7 @@ export function settle(
     const share = (pool * BigInt(a.logWeight)) / sumLog;
     paid += share;
     out.payouts.push({ to: a.executor, amount: share, kind: PayKind.Reward });
-    if (replicated) out.scores.set(a.executor, (out.scores.get(a.executor) ?? scoreOf(a.executor)) + 1n);
+    if (replicated && share >= MIN_REWARD_PER_REPLICA && a.executor !== task.requester) out.scores.set(a.executor, (out.scores.get(a.executor) ?? scoreOf(a.executor)) + 1n);
   }
   if (pool > paid) out.payouts.push({ to: first!, amount: pool - paid, kind: PayKind.Reward });
   if (task.appFee > 0n) out.payouts.push({ to: task.appOwner, amount: task.appFee, kind: PayKind.AppFee });

@@ -55,8 +55,26 @@ contract Hub {
     /// @notice Bounded work per system call.
     uint256 public constant SCHEDULE_SCAN = 32; // open tasks examined per schedule()
     uint256 public constant FINALIZE_SCAN = 16; // open tasks examined per finalize()
-    uint256 public constant MIN_GAS_PER_TASK = 1_500_000; // stop a system call below this gas
     uint256 public constant CALLBACK_GAS = 200_000;
+
+    /// @notice Gas rule of the system calls: upper bounds of each step's cost, checked BEFORE the
+    ///         step, so a system call never runs out of gas whatever the open tasks are. A call
+    ///         that stops early leaves its cursor on the first task it did not examine.
+    uint256 public constant POOL_GAS = 2_500_000; // Staking.eligible + scores at MAX_EXECUTORS
+    uint256 public constant TASK_GAS = 80_000; // examining one task, fixed part
+    uint256 public constant CANDIDATE_GAS = 4_000; // weighing one candidate for a task
+    uint256 public constant DRAW_GAS = 130_000; // one draw: lock, assignment, event, round state
+    uint256 public constant WALK_GAS = 200; // one candidate stepped over by a draw
+    uint256 public constant SETTLE_GAS = 150_000; // settling one task, fixed part
+    uint256 public constant SETTLE_GAS_PER_ASSIGNEE = 80_000; // unlock/slash/pay one assignee
+
+    /// @notice Least reward (escrow minus fees) per possible replica: a request pays for every
+    ///         executor it may lock, so flooding the market with tasks is never free.
+    uint256 public constant MIN_REWARD_PER_REPLICA = 1e15;
+    /// @notice Part of the lock an executor loses when its assignment expires without a contribution.
+    uint256 public constant EXPIRY_PENALTY = LOCK_PER_TASK / 2;
+    /// @notice Request flag: one executor may meet the trust alone (its weight is not capped).
+    uint8 public constant FLAG_SOLO = 1;
 
     uint8 public constant STATUS_NONE = 0;
     uint8 public constant STATUS_ACTIVE = 1; // scheduling and contributions
@@ -103,6 +121,8 @@ contract Hub {
         uint64 revealDeadline;
         uint64 finalDeadline;
         uint64 roundExpiry;
+        uint64 consensusAt; // block of consensus, 0 before
+        uint8 flags; // FLAG_*
         address callback;
         bytes32 app;
         bytes32 dataset;
@@ -181,7 +201,11 @@ contract Hub {
     error InvalidReplicas(uint256 minReplicas, uint256 maxReplicas);
     error InputTooLarge(uint256 length, uint256 max);
     error PriceAboveMax(uint256 fees, uint256 maxPrice);
-    error InsufficientPayment(uint256 value, uint256 fees);
+    error InsufficientPayment(uint256 value, uint256 required);
+    error InvalidFlags(uint256 flags);
+    error EmptyBag();
+    error BagTooLarge(uint256 count, uint256 max);
+    error UnevenEscrow(uint256 value, uint256 count);
     error UnknownTask(uint256 taskId);
     error TaskNotActive(uint256 taskId, uint8 status);
     error TaskNotRevealing(uint256 taskId, uint8 status);
@@ -245,6 +269,15 @@ contract Hub {
         return l == 0 ? 1 : l;
     }
 
+    /// @notice Credibility weight of an executor on a task: w(score), capped at trust − 1 when the
+    ///         trust is ≥ 3 and the requester did not allow a solo executor, so that no single
+    ///         executor meets the trust alone (w·trust > (1 + w)(trust − 1) needs w ≥ trust).
+    ///         Trust 1 and 2 are met by one newcomer anyway: asking for them is allowing it.
+    function taskWeight(uint256 s, uint256 trust, uint256 flags) public pure returns (uint256 w) {
+        w = weightOf(s);
+        if (flags & FLAG_SOLO == 0 && trust >= 3 && w >= trust) w = trust - 1;
+    }
+
     /// @notice Sampling weight: stake units (capped) × reputation weight (capped).
     function sampleWeight(uint256 freeStake, uint256 s) public pure returns (uint256) {
         uint256 units = freeStake / STAKE_UNIT;
@@ -299,8 +332,33 @@ contract Hub {
 
     // ------------------------------------------------------------------ requester
 
+    /// @notice What a request asks for; shared by every task of a bag.
+    /// @param dataset zero for none
+    /// @param trust consensus needs credibility > 1 − 1/trust (1 = a single contribution suffices)
+    /// @param maxPrice refuse if app + dataset fees (per task) exceed it
+    /// @param callback zero for none; receives onTaskResult(taskId, digest) on completion
+    /// @param flags FLAG_SOLO: one executor may meet the trust alone
+    struct TaskSpec {
+        bytes32 app;
+        bytes32 dataset;
+        uint256 trust;
+        uint256 minReplicas;
+        uint256 maxReplicas;
+        uint256 maxPrice;
+        address callback;
+        uint256 flags;
+    }
+
+    /// @notice Most tasks in one bag (one requestTasks call; bounded by the block gas).
+    uint256 public constant MAX_BAG = 64;
+    /// @notice Most tasks read by one taskResults call.
+    uint256 public constant MAX_RESULTS_VIEW = 1024;
+
+    event BagRequested(uint256 indexed firstTaskId, address indexed requester, uint256 count, uint256 escrowPerTask);
+
     /// @notice Request a computation. msg.value is the escrow: app and dataset fees (snapshotted,
-    ///         at most `maxPrice`) plus the executors' reward (the rest).
+    ///         at most `maxPrice`) plus the executors' reward (the rest, at least
+    ///         MIN_REWARD_PER_REPLICA per replica of `maxReplicas`).
     /// @param dataset zero for none
     /// @param trust consensus needs credibility > 1 − 1/trust (1 = a single contribution suffices)
     /// @param callback zero for none; receives onTaskResult(taskId, digest) on completion
@@ -314,45 +372,89 @@ contract Hub {
         uint256 maxPrice,
         address callback
     ) external payable returns (uint256 taskId) {
-        Asset storage a = apps[app];
-        if (a.owner == address(0)) revert UnknownApp(app);
-        uint256 datasetFee;
-        if (dataset != bytes32(0)) {
-            if (datasets[dataset].owner == address(0)) revert UnknownDataset(dataset);
-            datasetFee = datasets[dataset].price;
-        }
-        if (trust == 0 || trust > MAX_TRUST) revert InvalidTrust(trust);
-        if (minReplicas == 0 || minReplicas > maxReplicas || maxReplicas > MAX_REPLICAS) {
-            revert InvalidReplicas(minReplicas, maxReplicas);
-        }
-        if (input.length > MAX_INPUT_BYTES) revert InputTooLarge(input.length, MAX_INPUT_BYTES);
-        uint256 fees = a.price + datasetFee;
-        if (fees > maxPrice) revert PriceAboveMax(fees, maxPrice);
-        if (msg.value < fees) revert InsufficientPayment(msg.value, fees);
+        TaskSpec memory spec = TaskSpec(app, dataset, trust, minReplicas, maxReplicas, maxPrice, callback, 0);
+        (uint256 appFee, uint256 datasetFee, uint8 category) = _checkRequest(spec, msg.value);
+        taskId = _createTask(spec, input, msg.value, appFee, datasetFee, category);
+    }
 
+    /// @notice Request a bag of tasks in one transaction: one task per input, each scheduled,
+    ///         voted and paid on its own. msg.value is split evenly: each task's escrow is
+    ///         msg.value / inputs.length and must meet the same rules as requestTask's.
+    ///         Task ids are consecutive from the returned id.
+    function requestTasks(TaskSpec calldata spec, bytes[] calldata inputs) external payable returns (uint256 firstTaskId) {
+        uint256 n = inputs.length;
+        if (n == 0) revert EmptyBag();
+        if (n > MAX_BAG) revert BagTooLarge(n, MAX_BAG);
+        if (msg.value % n != 0) revert UnevenEscrow(msg.value, n);
+        uint256 each = msg.value / n;
+        TaskSpec memory s = spec;
+        (uint256 appFee, uint256 datasetFee, uint8 category) = _checkRequest(s, each);
+        for (uint256 i; i < n; ++i) {
+            if (inputs[i].length > MAX_INPUT_BYTES) revert InputTooLarge(inputs[i].length, MAX_INPUT_BYTES);
+        }
+        firstTaskId = taskCount + 1;
+        for (uint256 i; i < n; ++i) _createTask(s, inputs[i], each, appFee, datasetFee, category);
+        emit BagRequested(firstTaskId, msg.sender, n, each);
+    }
+
+    /// Refusals of a request (per task escrow `escrow`); returns the snapshotted fees and category.
+    function _checkRequest(TaskSpec memory s, uint256 escrow)
+        private
+        view
+        returns (uint256 appFee, uint256 datasetFee, uint8 category)
+    {
+        Asset storage a = apps[s.app];
+        if (a.owner == address(0)) revert UnknownApp(s.app);
+        if (s.dataset != bytes32(0)) {
+            if (datasets[s.dataset].owner == address(0)) revert UnknownDataset(s.dataset);
+            datasetFee = datasets[s.dataset].price;
+        }
+        if (s.trust == 0 || s.trust > MAX_TRUST) revert InvalidTrust(s.trust);
+        if (s.minReplicas == 0 || s.minReplicas > s.maxReplicas || s.maxReplicas > MAX_REPLICAS) {
+            revert InvalidReplicas(s.minReplicas, s.maxReplicas);
+        }
+        if (s.flags > FLAG_SOLO) revert InvalidFlags(s.flags);
+        appFee = a.price;
+        uint256 fees = appFee + datasetFee;
+        if (fees > s.maxPrice) revert PriceAboveMax(fees, s.maxPrice);
+        uint256 required = fees + s.maxReplicas * MIN_REWARD_PER_REPLICA;
+        if (escrow < required) revert InsufficientPayment(escrow, required);
+        category = a.category;
+    }
+
+    function _createTask(
+        TaskSpec memory s,
+        bytes calldata input,
+        uint256 escrow,
+        uint256 appFee,
+        uint256 datasetFee,
+        uint8 category
+    ) private returns (uint256 taskId) {
+        if (input.length > MAX_INPUT_BYTES) revert InputTooLarge(input.length, MAX_INPUT_BYTES);
         taskId = ++taskCount;
-        uint256 T = categoryTime(a.category);
+        uint256 T = categoryTime(category);
         Task storage t = tasks[taskId];
         t.requester = msg.sender;
         t.status = STATUS_ACTIVE;
-        t.category = a.category;
-        t.minReplicas = uint8(minReplicas);
-        t.maxReplicas = uint8(maxReplicas);
-        t.trust = uint32(trust);
+        t.category = category;
+        t.minReplicas = uint8(s.minReplicas);
+        t.maxReplicas = uint8(s.maxReplicas);
+        t.trust = uint32(s.trust);
+        t.flags = uint8(s.flags);
         t.createdAt = uint64(block.number);
         t.contributionDeadline = uint64(block.number + CONTRIBUTION_T * T);
         t.finalDeadline = uint64(block.number + FINAL_T * T);
-        t.callback = callback;
-        t.app = app;
-        t.dataset = dataset;
-        t.escrow = msg.value;
-        t.appFee = a.price;
+        t.callback = s.callback;
+        t.app = s.app;
+        t.dataset = s.dataset;
+        t.escrow = escrow;
+        t.appFee = appFee;
         t.datasetFee = datasetFee;
         t.total = 1;
         if (input.length > 0) inputs[taskId] = input;
         open.push(taskId);
         openIndex[taskId] = open.length;
-        emit TaskRequested(taskId, msg.sender, app, dataset, msg.value, trust, t.finalDeadline);
+        emit TaskRequested(taskId, msg.sender, s.app, s.dataset, escrow, s.trust, t.finalDeadline);
     }
 
     /// @notice Settle a task whose final deadline passed (anyone may call): refund when no result
@@ -390,7 +492,7 @@ contract Hub {
         if (block.number > a.expiry) revert AssignmentExpired(taskId, a.expiry);
         if (resultHash == bytes32(0)) revert EmptyHash();
 
-        uint256 w = weightOf(score[msg.sender]);
+        uint256 w = taskWeight(score[msg.sender], t.trust, t.flags);
         a.status = A_CONTRIBUTED;
         a.weight = w;
         a.logWeight = logWeight(w);
@@ -413,6 +515,7 @@ contract Hub {
             t.status = STATUS_REVEALING;
             t.consensusHash = resultHash;
             t.winnerCount = uint16(groupSize[taskId][resultHash]);
+            t.consensusAt = uint64(block.number);
             uint256 rd = block.number + REVEAL_T * categoryTime(t.category);
             t.revealDeadline = uint64(rd);
             emit ConsensusReached(taskId, resultHash, rd);
@@ -442,7 +545,9 @@ contract Hub {
     // ------------------------------------------------------------------ system calls
 
     /// @notice Assign executors to tasks that need them (new, or a round that fell short).
-    ///         Examines at most SCHEDULE_SCAN open tasks from a rotating cursor.
+    ///         Examines at most SCHEDULE_SCAN open tasks from a rotating cursor. Gas is checked
+    ///         before loading the pool, before each task and before each draw, so the call never
+    ///         runs out of gas; it stops instead, and the cursor moves past what was examined.
     function schedule(uint256 randomness) external onlySystem {
         uint256 n = open.length;
         if (n == 0) return;
@@ -450,25 +555,28 @@ contract Hub {
         uint256 cursor = scheduleCursor % n;
         Pool memory pool;
         bool loaded;
-        for (uint256 i; i < scan; ++i) {
-            if (gasleft() < MIN_GAS_PER_TASK) {
-                scan = i;
-                break;
-            }
+        uint256 i;
+        for (; i < scan; ++i) {
             uint256 id = open[(cursor + i) % n];
             Task storage t = tasks[id];
             if (!_needsAssignment(t)) continue;
             if (!loaded) {
+                if (gasleft() < POOL_GAS) break;
                 pool = _loadPool();
                 loaded = true;
             }
-            _assign(id, t, pool, randomness);
+            if (gasleft() < TASK_GAS + pool.addrs.length * CANDIDATE_GAS) break;
+            if (!_assign(id, t, pool, randomness)) {
+                ++i; // examined, stopped between two draws
+                break;
+            }
         }
-        scheduleCursor = (cursor + scan) % n;
+        scheduleCursor = (cursor + i) % n;
     }
 
     /// @notice Settle tasks whose consensus was revealed or whose deadline passed.
-    ///         Examines at most FINALIZE_SCAN open tasks from a rotating cursor.
+    ///         Examines at most FINALIZE_SCAN open tasks from a rotating cursor; stops before a
+    ///         task whose settlement might not fit in the gas left.
     function finalize() external onlySystem {
         uint256 n = open.length;
         if (n == 0) return;
@@ -477,24 +585,26 @@ contract Hub {
         uint256[] memory ids = new uint256[](scan);
         for (uint256 i; i < scan; ++i) ids[i] = open[(cursor + i) % n];
         uint256 removed;
-        for (uint256 i; i < scan; ++i) {
-            if (gasleft() < MIN_GAS_PER_TASK) break;
-            Task storage t = tasks[ids[i]];
+        uint256 examined;
+        for (; examined < scan; ++examined) {
+            uint256 id = ids[examined];
+            Task storage t = tasks[id];
+            if (gasleft() < SETTLE_GAS + CALLBACK_GAS + assignees[id].length * SETTLE_GAS_PER_ASSIGNEE) break;
             if (t.status == STATUS_REVEALING) {
                 if (t.revealCount == t.winnerCount || (block.number > t.revealDeadline && t.revealCount > 0)) {
-                    _complete(ids[i], t);
+                    _complete(id, t);
                     ++removed;
                 } else if (block.number > t.revealDeadline) {
-                    _fail(ids[i], t);
+                    _fail(id, t);
                     ++removed;
                 }
             } else if (t.status == STATUS_ACTIVE && block.number > t.finalDeadline) {
-                _fail(ids[i], t);
+                _fail(id, t);
                 ++removed;
             }
         }
         uint256 left = n - removed;
-        finalizeCursor = left == 0 ? 0 : (cursor + scan - removed) % left;
+        finalizeCursor = left == 0 ? 0 : (cursor + examined - removed) % left;
     }
 
     // ------------------------------------------------------------------ views
@@ -534,6 +644,23 @@ contract Hub {
         }
     }
 
+    /// @notice Status and result of `count` consecutive tasks from `firstTaskId` (a bag's
+    ///         results together); ids past the last task read as status 0.
+    function taskResults(uint256 firstTaskId, uint256 count)
+        external
+        view
+        returns (uint8[] memory statuses, bytes32[] memory results)
+    {
+        if (count > MAX_RESULTS_VIEW) revert BagTooLarge(count, MAX_RESULTS_VIEW);
+        statuses = new uint8[](count);
+        results = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            Task storage t = tasks[firstTaskId + i];
+            statuses[i] = t.status;
+            results[i] = t.result;
+        }
+    }
+
     /// @notice Ids of unsettled tasks (order changes on removal).
     function openTasks() external view returns (uint256[] memory) {
         return open;
@@ -563,7 +690,9 @@ contract Hub {
 
     /// Draws executors one by one until, if all of them agreed with the heaviest group, the task
     /// would reach consensus (and minReplicas is met), or maxReplicas / the pool runs out.
-    function _assign(uint256 taskId, Task storage t, Pool memory pool, uint256 randomness) private {
+    /// Returns false when it stopped because the gas left could not pay for one more draw; the
+    /// executors drawn so far form the round (a short round is topped up like a failed vote).
+    function _assign(uint256 taskId, Task storage t, Pool memory pool, uint256 randomness) private returns (bool done) {
         uint256 n = pool.addrs.length;
         uint256[] memory w = new uint256[](n);
         uint256 sum;
@@ -582,14 +711,20 @@ contract Hub {
         bytes32 seed = keccak256(abi.encode(randomness, taskId));
         uint256 product = 1;
         uint256 count;
+        uint256 drawGas = DRAW_GAS + n * WALK_GAS;
+        done = true;
         while (count < room && sum > 0) {
             if (count >= mustHave && mulCap(g0, product) > bound) break;
+            if (gasleft() < drawGas) {
+                done = false;
+                break;
+            }
             uint256 k = _draw(w, uint256(keccak256(abi.encode(seed, count))) % sum);
             address e = pool.addrs[k];
             sum -= w[k];
             w[k] = 0;
             pool.free[k] -= LOCK_PER_TASK;
-            product = mulCap(product, weightOf(pool.scores[k]));
+            product = mulCap(product, taskWeight(pool.scores[k], t.trust, t.flags));
             ++count;
             IExecutorStaking(STAKING).lock(e, LOCK_PER_TASK);
             Assignment storage a = assignments[taskId][e];
@@ -618,7 +753,9 @@ contract Hub {
     /// Winners (revealed the consensus) share escrow − fees + seized stakes ∝ logWeight; the first
     /// winner in assignment order takes the rounding remainder. Contributors who did not reveal
     /// (losers and silent members of the consensus group) lose their lock and a third of their
-    /// score. Assigned executors who never contributed get their lock back.
+    /// score. Assigned executors who let their assignment expire before consensus lose
+    /// EXPIRY_PENALTY and a third of their score; those cut short by consensus get their lock back.
+    /// A winner's score grows only on a paid, replicated task it did not request itself.
     function _complete(uint256 taskId, Task storage t) private {
         address[] storage list = assignees[taskId];
         uint256 n = list.length;
@@ -632,6 +769,8 @@ contract Hub {
                 IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
             } else if (a.status == A_CONTRIBUTED) {
                 pool += _penalise(taskId, e);
+            } else if (t.consensusAt > a.expiry) {
+                pool += _penaliseExpired(taskId, e);
             } else {
                 IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
             }
@@ -648,7 +787,7 @@ contract Hub {
             paid += share;
             withdrawable[e] += share;
             emit Paid(taskId, e, share, PAY_REWARD);
-            if (replicated) {
+            if (replicated && share >= MIN_REWARD_PER_REPLICA && e != t.requester) {
                 uint256 s = score[e] + 1;
                 score[e] = s;
                 emit ScoreChanged(e, s);
@@ -675,7 +814,8 @@ contract Hub {
     }
 
     /// No result: the requester gets the escrow back, plus the locks of consensus-group members
-    /// who never revealed (they are penalised as above). Everyone else's lock is released.
+    /// who never revealed and the expiry penalties of silent assignees (both penalised as above).
+    /// Everyone else's lock is released.
     function _fail(uint256 taskId, Task storage t) private {
         address[] storage list = assignees[taskId];
         uint256 n = list.length;
@@ -686,6 +826,8 @@ contract Hub {
             Assignment storage a = assignments[taskId][e];
             if (ch != bytes32(0) && a.status == A_CONTRIBUTED && a.resultHash == ch) {
                 refund += _penalise(taskId, e);
+            } else if (a.status == A_ASSIGNED && (t.consensusAt == 0 || t.consensusAt > a.expiry)) {
+                refund += _penaliseExpired(taskId, e);
             } else {
                 IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
             }
@@ -699,6 +841,14 @@ contract Hub {
 
     function _penalise(uint256 taskId, address e) private returns (uint256 seized) {
         seized = IExecutorStaking(STAKING).slash(e, LOCK_PER_TASK);
+        uint256 s = (score[e] * 2) / 3;
+        score[e] = s;
+        emit Slashed(taskId, e, seized, s);
+    }
+
+    function _penaliseExpired(uint256 taskId, address e) private returns (uint256 seized) {
+        seized = IExecutorStaking(STAKING).slash(e, EXPIRY_PENALTY);
+        IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK - EXPIRY_PENALTY);
         uint256 s = (score[e] * 2) / 3;
         score[e] = s;
         emit Slashed(taskId, e, seized, s);

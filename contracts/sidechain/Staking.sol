@@ -8,7 +8,8 @@ pragma solidity ^0.8.24;
 ///         (stake − locked) can be unbonded, so a commitment can never run away from its slash.
 /// @dev Deployed in genesis as runtime code only: no constructor state, every parameter is a
 ///      constant. Reputation scores live in the Hub (they are credibility inputs), not here.
-///      The active list is bounded by MAX_EXECUTORS so the Hub's per-block sampling is bounded.
+///      The active list is bounded by MAX_EXECUTORS so the Hub's per-block sampling is bounded;
+///      when it is full, a larger stake evicts the lowest one.
 contract Staking {
     address public constant SYSTEM_ADDRESS = 0xffffFFFfFFffffffffffffffFfFFFfffFFFfFFfE;
     address public constant HUB = 0x0000000000000000000000000000000000001001;
@@ -36,6 +37,7 @@ contract Staking {
     event Withdrawn(address indexed executor, uint256 amount);
     event Activated(address indexed executor);
     event Deactivated(address indexed executor);
+    event Evicted(address indexed executor, address indexed by);
     event StakeLocked(address indexed executor, uint256 amount);
     event StakeUnlocked(address indexed executor, uint256 amount);
     event StakeSlashed(address indexed executor, uint256 amount);
@@ -55,7 +57,8 @@ contract Staking {
 
     // ------------------------------------------------------------------ executors
 
-    /// @notice Bond msg.value as executor stake; joins the active list at MIN_EXECUTOR_STAKE.
+    /// @notice Bond msg.value as executor stake; joins the active list at MIN_EXECUTOR_STAKE
+    ///         (evicting the lowest stake when the list is full and this stake is larger).
     function stakeExecutor() external payable {
         if (msg.value == 0) revert ZeroAmount();
         Executor storage e = executors[msg.sender];
@@ -187,8 +190,26 @@ contract Staking {
 
     // ------------------------------------------------------------------ internals
 
+    /// A full list makes room by evicting its lowest stake (the first such entry in list order),
+    /// if the newcomer's stake is strictly larger: a list filled with minimum stakes cannot lock
+    /// out better-staked executors. The evicted executor keeps its stake and locks; it rejoins
+    /// when it stakes more than the list's lowest.
     function _activate(address a, Executor storage e) private {
-        if (active.length >= MAX_EXECUTORS) revert TooManyExecutors(MAX_EXECUTORS);
+        if (active.length >= MAX_EXECUTORS) {
+            uint256 low;
+            uint256 lowStake = type(uint256).max;
+            for (uint256 i; i < active.length; ++i) {
+                uint256 st = executors[active[i]].stake;
+                if (st < lowStake) {
+                    lowStake = st;
+                    low = i;
+                }
+            }
+            if (e.stake <= lowStake) revert TooManyExecutors(MAX_EXECUTORS);
+            address out = active[low];
+            _deactivate(out, executors[out]);
+            emit Evicted(out, a);
+        }
         active.push(a);
         e.index = uint32(active.length);
         emit Activated(a);

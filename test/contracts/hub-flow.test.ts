@@ -177,7 +177,7 @@ test('the scheduler assigns exactly what trust needs; a dissent triggers an exac
   assert.equal(paid.reduce((s, l) => s + (l.args[2] as bigint), 0n), ETH - 10n ** 16n + LOCK_PER_TASK);
 });
 
-test('no executor answers: the requester gets everything back after the final deadline', async () => {
+test('no executor answers: the requester gets everything back, plus the silent executors\' expiry penalties', async () => {
   const id = await request({ trust: 2n, value: 5n * 10n ** 17n });
   const got = (await schedule(9n)).get(id)!;
   assert.ok(got.length >= 1);
@@ -186,12 +186,18 @@ test('no executor answers: the requester gets everything back after the final de
   await f.mine(BigInt(t.finalDeadline) - (await f.blockNumber()));
   assert.equal((await f.revertOf(owner, HUB_ADDRESS, f.hub.encodeFunctionData('claim', [id])))?.name, 'ClaimTooEarly');
   await f.mine(1);
-  const lockedBefore = await Promise.all(got.map(async (e) => (await f.stakingView('executorInfo', [e]))[1] as bigint));
+  const infoBefore = await Promise.all(got.map(async (e) => await f.stakingView('executorInfo', [e])));
+  for (const e of got) await f.setScore(e, 30n);
   const r = await f.hubTx(owner, 'claim', [id]);
   assert.equal(r.status, 1);
-  assert.equal((await f.hubView('withdrawable', [requester]))[0], before + 5n * 10n ** 17n);
+  const penalty = poc.EXPIRY_PENALTY * BigInt(got.length);
+  assert.equal((await f.hubView('withdrawable', [requester]))[0], before + 5n * 10n ** 17n + penalty);
   for (const [i, e] of got.entries()) {
-    assert.equal((await f.stakingView('executorInfo', [e]))[1], lockedBefore[i]! - LOCK_PER_TASK, 'lock released');
+    const [stake, locked] = await f.stakingView('executorInfo', [e]);
+    assert.equal(locked, infoBefore[i]![1] - LOCK_PER_TASK, 'the whole lock left');
+    assert.equal(stake, infoBefore[i]![0] - poc.EXPIRY_PENALTY, 'part of it was seized');
+    assert.equal((await f.hubView('score', [e]))[0], 20n, 'score x2/3');
+    await f.setScore(e, 0n);
   }
   assert.equal((await f.revertOf(owner, HUB_ADDRESS, f.hub.encodeFunctionData('claim', [id])))?.name, 'TaskClosed');
 });
@@ -217,7 +223,7 @@ test('system calls do bounded work: 40 new tasks are scheduled 32 per call', asy
   // a slow category (T = 240 blocks), so that no task's contribution window closes while we queue 40
   const slow = '0x' + 'a3'.repeat(32);
   assert.equal((await f.hubTx(owner, 'registerApp', [slow, 0n, 3, 'ipfs://slow'])).status, 1);
-  for (let i = 0; i < 40; i++) await request({ app: slow, trust: 1n, value: 10n ** 16n });
+  for (let i = 0; i < 40; i++) await request({ app: slow, trust: 1n, value: 2n * 10n ** 16n });
   const r1 = await f.system('schedule', [1n]);
   const n1 = new Set(f.parseLogs(r1).filter((l) => l.name === 'TaskAssigned').map((l) => String(l.args[0]))).size;
   const r2 = await f.system('schedule', [2n]);

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHubFixture, type HubFixture } from './hub-fixture.ts';
 import { HUB_ADDRESS, STAKING_ADDRESS, SYSTEM_ADDRESS, resultHash, resultSeal, LOCK_PER_TASK } from '../../consensus/poc/index.ts';
+import * as poc from '../../consensus/poc/index.ts';
 
 const APP = '0x' + 'a1'.repeat(32);
 const ZERO32 = '0x' + '00'.repeat(32);
@@ -115,6 +116,19 @@ test('requestTask validation', async () => {
   await expectRefusal(requester, HUB_ADDRESS, req([APP, ZERO32, '0x', 3n, 1n, 33n, ETH, ZERO20]), 'InvalidReplicas', ETH);
   await expectRefusal(requester, HUB_ADDRESS, req([APP, ZERO32, '0x', 3n, 1n, 4n, 10n ** 15n, ZERO20]), 'PriceAboveMax', ETH);
   await expectRefusal(requester, HUB_ADDRESS, req([APP, ZERO32, '0x', 3n, 1n, 4n, ETH, ZERO20]), 'InsufficientPayment', 10n ** 15n);
+  // fees are paid, but not the least reward of every replica the task may lock
+  const fees = (await f.hubView('getApp', [APP]))[0].price as bigint;
+  const least = fees + 4n * poc.MIN_REWARD_PER_REPLICA;
+  await expectRefusal(requester, HUB_ADDRESS, req([APP, ZERO32, '0x', 3n, 1n, 4n, ETH, ZERO20]), 'InsufficientPayment', least - 1n);
+  assert.equal(await f.revertOf(requester, HUB_ADDRESS, req([APP, ZERO32, '0x', 3n, 1n, 4n, ETH, ZERO20]), least), null);
+  const spec = (o: Partial<Record<'trust' | 'flags' | 'max', bigint>> = {}) => [APP, ZERO32, o.trust ?? 3n, 1n, o.max ?? 4n, ETH, ZERO20, o.flags ?? 0n];
+  const bag = (s: unknown[], inputs: string[]) => hubData('requestTasks', [s, inputs]);
+  await expectRefusal(requester, HUB_ADDRESS, bag(spec(), []), 'EmptyBag', ETH);
+  await expectRefusal(requester, HUB_ADDRESS, bag(spec(), Array(poc.MAX_BAG + 1).fill('0x')), 'BagTooLarge', ETH);
+  await expectRefusal(requester, HUB_ADDRESS, bag(spec(), ['0x', '0x', '0x']), 'UnevenEscrow', ETH);
+  await expectRefusal(requester, HUB_ADDRESS, bag(spec({ flags: 2n }), ['0x']), 'InvalidFlags', ETH);
+  await expectRefusal(requester, HUB_ADDRESS, bag(spec(), ['0x', '0x']), 'InsufficientPayment', 2n * least - 2n);
+  await expectRefusal(requester, HUB_ADDRESS, bag(spec(), ['0x', '0x' + '00'.repeat(4097)]), 'InputTooLarge', 2n * ETH);
   await expectRefusal(requester, HUB_ADDRESS, req([APP, ZERO32, '0x' + '00'.repeat(4097), 3n, 1n, 4n, ETH, ZERO20]), 'InputTooLarge', ETH);
   await expectRefusal(outsider, HUB_ADDRESS, hubData('registerApp', [APP, 0n, 0, '']), 'AlreadyRegistered');
   await expectRefusal(outsider, HUB_ADDRESS, hubData('registerApp', ['0x' + '78'.repeat(32), 0n, 4, '']), 'InvalidCategory');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AssignmentStatus, LOCK_PER_TASK, MarketModel, PayKind, resultHash, resultSeal, settle, TaskStatus } from '../../consensus/poc/index.ts';
+import { AssignmentStatus, EXPIRY_PENALTY, LOCK_PER_TASK, MarketModel, PayKind, resultHash, resultSeal, settle, TaskStatus } from '../../consensus/poc/index.ts';
 
 const E = (n: number) => '0x' + n.toString(16).padStart(40, '0');
 const C = '0x' + 'cc'.repeat(32);
@@ -33,11 +33,31 @@ test('completed: winners share pool by logWeight, dust to the first winner, lose
     { executor: E(4), amount: 7n, newScore: 6n },
   ]);
   assert.deepEqual(s.released, [E(1), E(3), E(5)]);
-  assert.equal(s.scores.get(E(1)), 6n);
-  assert.equal(s.scores.get(E(3)), 6n);
+  assert.equal(s.scores.has(E(1)), false, 'a share below MIN_REWARD_PER_REPLICA earns no score');
+  assert.equal(s.scores.has(E(3)), false);
   assert.equal(s.refund, 0n);
   const total = s.payouts.reduce((a, p) => a + p.amount, 0n);
   assert.equal(total, base.escrow + 14n, 'every wei of escrow and seized stake is paid out');
+});
+
+test('score grows only on paid, replicated tasks, never for the requester; expired assignees lose part of their lock', () => {
+  const coin = 10n ** 18n;
+  const t = { ...base, escrow: coin, appFee: 0n, datasetFee: 0n, outcome: 'complete' as const, contributedCount: 3, consensusHash: C };
+  const s = settle(t, [
+    { executor: E(1), status: AssignmentStatus.Revealed, resultHash: C, logWeight: 1 },
+    { executor: E(92), status: AssignmentStatus.Revealed, resultHash: C, logWeight: 1 }, // the requester
+    { executor: E(3), status: AssignmentStatus.Revealed, resultHash: C, logWeight: 1 },
+    { executor: E(4), status: AssignmentStatus.Assigned, resultHash: null, logWeight: 0, expired: true },
+    { executor: E(5), status: AssignmentStatus.Assigned, resultHash: null, logWeight: 0, expired: false },
+  ], () => 30n);
+  assert.deepEqual([...s.scores], [[E(4), 20n], [E(1), 31n], [E(3), 31n]]);
+  assert.deepEqual(s.slashed, [{ executor: E(4), amount: EXPIRY_PENALTY, newScore: 20n }]);
+  assert.deepEqual(s.released, [E(1), E(92), E(3), E(5)]);
+  assert.equal(s.payouts.reduce((a, p) => a + p.amount, 0n), coin + EXPIRY_PENALTY, 'the penalty goes to the winners');
+  const f = settle({ ...t, outcome: 'fail', consensusHash: null }, [
+    { executor: E(4), status: AssignmentStatus.Assigned, resultHash: null, logWeight: 0, expired: true },
+  ], () => 0n);
+  assert.equal(f.refund, coin + EXPIRY_PENALTY, 'on failure the penalty goes to the requester');
 });
 
 test('a single contributor gains no score', () => {
@@ -90,7 +110,7 @@ test('market model: a dissent makes the scheduler top up exactly what the vote n
   const m = new MarketModel();
   for (let i = 1; i <= 12; i++) m.staking.stakeExecutor(E(i), 2n * 10n ** 18n);
   m.registerApp(E(90), '0x' + 'aa'.repeat(32), 0n, 0);
-  const id = m.requestTask(1n, E(100), { app: '0x' + 'aa'.repeat(32), trust: 100n, minReplicas: 1, maxReplicas: 12, maxPrice: 0n, value: 100n });
+  const id = m.requestTask(1n, E(100), { app: '0x' + 'aa'.repeat(32), trust: 100n, minReplicas: 1, maxReplicas: 12, maxPrice: 0n, value: 10n ** 17n });
   const first = m.schedule(2n, 1n).map((e) => e.executor!);
   assert.equal(first.length, 7);
   const good = '0x' + '01'.repeat(32);
