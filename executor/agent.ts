@@ -193,7 +193,7 @@ export class ExecutorAgent {
    * other executors' contributions may land first in the same block and change the path taken
    * (the contribution that reaches consensus writes more storage). Unused gas is not charged.
    */
-  #send(method: 'contribute' | 'reveal', args: unknown[]) {
+  #send(method: 'contribute' | 'reveal' | 'decline', args: unknown[]) {
     const fn = this.#hub.getFunction(method);
     return this.#tx.send(method, async () => {
       const est = await fn.estimateGas(...args);
@@ -318,6 +318,22 @@ export class ExecutorAgent {
     this.#log.warn({ task: id, reason }, 'task abandoned');
   }
 
+  /**
+   * Give a live assignment up (Hub.decline) when the workload cannot run here: the lock comes
+   * back at once and nothing is lost, where letting the assignment expire costs EXPIRY_PENALTY.
+   * Best effort: if it fails (expired, closed meanwhile), the task is abandoned all the same.
+   */
+  async #decline(id: string): Promise<void> {
+    try {
+      const rc = await this.#send('decline', [BigInt(id)]);
+      this.#countTx('decline', rc.gasUsed);
+      this.#log.info({ task: id }, 'assignment declined');
+    } catch (e) {
+      this.#countTx('decline', 0n, false);
+      this.#log.warn({ task: id, err: explainError(e) }, 'decline refused');
+    }
+  }
+
   async #chainState(id: string) {
     const [t, a, head] = await Promise.all([this.#hub.getTask(BigInt(id)), this.#hub.getAssignment(BigInt(id), this.address), this.#provider.getBlockNumber()]);
     return { t, a, head };
@@ -347,6 +363,7 @@ export class ExecutorAgent {
       } catch (e) {
         if (!isPocError(e) || e.code === 'SANDBOX_ERROR' || e.code === 'CONTENT_UNAVAILABLE') throw e; // host trouble: retry later
         this.metrics.runFailures.inc({ code: e.code });
+        await this.#decline(id);
         return this.#abandon(id, `${e.code}: ${e.message}`);
       }
     }

@@ -15,7 +15,7 @@ const callbackIface = new Interface(['error NotHub(address caller)', 'error Refu
 /** Task status names by code (Hub.STATUS_*). */
 export const STATUS_NAMES = ['none', 'active', 'revealing', 'completed', 'failed'] as const;
 /** Assignment status names by code (Hub.A_*). */
-export const ASSIGNMENT_NAMES = ['none', 'assigned', 'contributed', 'revealed'] as const;
+export const ASSIGNMENT_NAMES = ['none', 'assigned', 'contributed', 'revealed', 'declined'] as const;
 
 /**
  * A provider for pocchain: no 250 ms call cache (a restarted executor must see fresh state), fast

@@ -332,6 +332,18 @@ export class MarketModel {
     }
   }
 
+  /** decline(taskId) at block `block`: give a live assignment up, lock released. */
+  decline(block: bigint, sender: string, taskId: bigint): void {
+    const t = this.task(taskId);
+    if (t.status !== TaskStatus.Active) fail('TaskNotActive', 'task not active');
+    const a = t.assignments.get(lc(sender)) ?? fail('NotAssigned', 'not assigned');
+    if (a.status !== AssignmentStatus.Assigned) fail('AlreadyContributed', 'already contributed');
+    if (block > a.expiry) fail('AssignmentExpired', 'assignment expired');
+    a.status = AssignmentStatus.Declined;
+    t.roundOpen--;
+    this.staking.unlock(sender, LOCK_PER_TASK);
+  }
+
   /** reveal(taskId, digest) at block `block`. */
   reveal(block: bigint, sender: string, taskId: bigint, digest: string): void {
     const t = this.task(taskId);
@@ -459,10 +471,12 @@ export class MarketModel {
 
   private applySettlement(t: TaskState, s: ReturnType<typeof settle>, ev: ModelEvent[]): void {
     const slashed = new Map(s.slashed.map((x) => [x.executor, x.amount]));
+    const released = new Set(s.released);
     for (const e of t.assignees) {
       const amount = slashed.get(e);
-      if (amount === undefined) this.staking.unlock(e, LOCK_PER_TASK);
-      else {
+      if (amount === undefined) {
+        if (released.has(e)) this.staking.unlock(e, LOCK_PER_TASK);
+      } else {
         this.staking.slash(e, amount);
         if (amount < LOCK_PER_TASK) this.staking.unlock(e, LOCK_PER_TASK - amount);
       }

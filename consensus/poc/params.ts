@@ -64,7 +64,7 @@ export const TaskStatus = { None: 0, Active: 1, Revealing: 2, Completed: 3, Fail
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
 /** Assignment status codes (Hub.A_*). */
-export const AssignmentStatus = { None: 0, Assigned: 1, Contributed: 2, Revealed: 3 } as const;
+export const AssignmentStatus = { None: 0, Assigned: 1, Contributed: 2, Revealed: 3, Declined: 4 } as const;
 export type AssignmentStatus = (typeof AssignmentStatus)[keyof typeof AssignmentStatus];
 
 /** Payment kinds in Paid events (Hub.PAY_*). */

@@ -7,7 +7,8 @@
  *   the vote, or in the consensus group but never revealed) loses its lock into the pool and its
  *   score becomes ⌊2s/3⌋. Assigned executors whose assignment expired before consensus (`expired`)
  *   lose EXPIRY_PENALTY into the pool and the same third of their score; the other assigned
- *   executors get their lock back. App and dataset owners receive their fees.
+ *   executors get their lock back, except those who declined (released then). App and dataset
+ *   owners receive their fees.
  * - failed: the requester gets the escrow back plus the locks of consensus-group members who never
  *   revealed and the expiry penalties (penalised as above); every other lock is released; no fees
  *   are paid.
@@ -74,7 +75,8 @@ export function settle(
     for (const a of entries) {
       if (task.consensusHash !== null && a.status === AssignmentStatus.Contributed && a.resultHash === task.consensusHash) {
         refund += penalise(a.executor);
-      } else if (silent(a)) refund += penalise(a.executor, EXPIRY_PENALTY);
+      } else if (a.status === AssignmentStatus.Declined) continue; // released by decline()
+      else if (silent(a)) refund += penalise(a.executor, EXPIRY_PENALTY);
       else out.released.push(a.executor);
     }
     out.refund = refund;
@@ -87,6 +89,7 @@ export function settle(
       sumLog += BigInt(a.logWeight);
       out.released.push(a.executor);
     } else if (a.status === AssignmentStatus.Contributed) pool += penalise(a.executor);
+    else if (a.status === AssignmentStatus.Declined) continue; // released by decline()
     else if (silent(a)) pool += penalise(a.executor, EXPIRY_PENALTY);
     else out.released.push(a.executor);
   }

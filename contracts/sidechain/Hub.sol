@@ -86,6 +86,7 @@ contract Hub {
     uint8 public constant A_ASSIGNED = 1;
     uint8 public constant A_CONTRIBUTED = 2;
     uint8 public constant A_REVEALED = 3;
+    uint8 public constant A_DECLINED = 4; // given up in time: lock released, nothing lost
 
     uint8 public constant PAY_REWARD = 0;
     uint8 public constant PAY_APP_FEE = 1;
@@ -179,6 +180,7 @@ contract Hub {
     event Contributed(uint256 indexed taskId, address indexed executor, bytes32 resultHash, uint256 weight);
     event ConsensusReached(uint256 indexed taskId, bytes32 resultHash, uint256 revealDeadline);
     event Revealed(uint256 indexed taskId, address indexed executor, bytes32 digest);
+    event Declined(uint256 indexed taskId, address indexed executor);
     event TaskFinalized(uint256 indexed taskId, bytes32 digest, uint8 status);
     event Paid(uint256 indexed taskId, address indexed to, uint256 amount, uint8 kind);
     event Slashed(uint256 indexed taskId, address indexed executor, uint256 amount, uint256 newScore);
@@ -522,6 +524,23 @@ contract Hub {
         }
     }
 
+    /// @notice Give an assignment up before it expires (the workload cannot run here, or the
+    ///         executor is leaving): the lock is released at once, no stake or score is lost, and
+    ///         the round can be topped up at once. Letting it expire instead costs EXPIRY_PENALTY.
+    function decline(uint256 taskId) external {
+        Task storage t = tasks[taskId];
+        if (t.status == STATUS_NONE) revert UnknownTask(taskId);
+        if (t.status != STATUS_ACTIVE) revert TaskNotActive(taskId, t.status);
+        Assignment storage a = assignments[taskId][msg.sender];
+        if (a.status == A_NONE) revert NotAssigned(taskId, msg.sender);
+        if (a.status != A_ASSIGNED) revert AlreadyContributed(taskId, msg.sender);
+        if (block.number > a.expiry) revert AssignmentExpired(taskId, a.expiry);
+        a.status = A_DECLINED;
+        t.roundOpen -= 1; // a live assignment always belongs to the current round
+        IExecutorStaking(STAKING).unlock(msg.sender, LOCK_PER_TASK);
+        emit Declined(taskId, msg.sender);
+    }
+
     /// @notice Reveal the digest behind a contribution that matches the consensus hash.
     function reveal(uint256 taskId, bytes32 digest) external {
         Task storage t = tasks[taskId];
@@ -769,6 +788,8 @@ contract Hub {
                 IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
             } else if (a.status == A_CONTRIBUTED) {
                 pool += _penalise(taskId, e);
+            } else if (a.status == A_DECLINED) {
+                continue; // its lock was released by decline()
             } else if (t.consensusAt > a.expiry) {
                 pool += _penaliseExpired(taskId, e);
             } else {
@@ -826,6 +847,8 @@ contract Hub {
             Assignment storage a = assignments[taskId][e];
             if (ch != bytes32(0) && a.status == A_CONTRIBUTED && a.resultHash == ch) {
                 refund += _penalise(taskId, e);
+            } else if (a.status == A_DECLINED) {
+                continue; // its lock was released by decline()
             } else if (a.status == A_ASSIGNED && (t.consensusAt == 0 || t.consensusAt > a.expiry)) {
                 refund += _penaliseExpired(taskId, e);
             } else {

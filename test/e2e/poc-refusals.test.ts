@@ -78,11 +78,13 @@ test('bad workloads: executors refuse to commit, the chain refunds at the final 
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /CLI_UNKNOWN_APP/);
 
-  // nobody committed: each task fails at its final deadline, escrow back, locks released, no slash
+  // nobody committed: each executor declined (lock back at once, nothing lost, where letting the
+  // assignment expire would cost EXPIRY_PENALTY); each task fails at its final deadline, escrow back
   for (const [name, id] of tasks) {
     await net.waitStatus(id, 4, 60_000);
     const logs = await net.taskLogs(id);
     assert.equal(logs.filter((l) => l.name === 'Contributed').length, 0, `${name}: no contribution`);
+    assert.equal(logs.filter((l) => l.name === 'Declined').length, 3, `${name}: all three declined`);
     assert.equal(logs.filter((l) => l.name === 'Slashed').length, 0, `${name}: refusing to commit is not punished`);
     assert.deepEqual(logs.filter((l) => l.name === 'Refunded').map((l) => l.args.amount), [escrow], `${name}: escrow refunded`);
   }

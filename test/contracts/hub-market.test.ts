@@ -1,0 +1,259 @@
+/**
+ * The market against griefing, on a real anvil with 256 staked executors (a full active list):
+ * - the issue's attack (one 16-replica and thirteen 32-replica tasks at the highest trust, now at
+ *   the least escrow the Hub accepts, and silent executors) never makes a system call revert, and
+ *   honest tasks submitted during the attack complete;
+ * - a search over task mixes and system-call gas limits: schedule() and finalize() never revert,
+ *   whatever gas they are given, and the cursor always moves;
+ * - a full active list evicts its lowest stake; one heavy executor never decides alone unless the
+ *   request allows it; a declined assignment is topped up at once; a bag of tasks is one request.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { startHubFixture, type HubFixture, type Receipt } from './hub-fixture.ts';
+import * as poc from '../../consensus/poc/index.ts';
+import { HUB_ADDRESS, SYSTEM_ADDRESS, resultHash, resultSeal } from '../../consensus/poc/index.ts';
+
+const ETH = 10n ** 18n;
+const ZERO32 = '0x' + '00'.repeat(32);
+const ZERO20 = '0x' + '00'.repeat(20);
+const APP = '0x' + 'a9'.repeat(32);
+const GOOD = '0x' + '60'.repeat(32);
+const N = poc.MAX_EXECUTORS;
+
+let f: HubFixture;
+let owner: string, attacker: string, requester: string, newcomer: string;
+let executors: string[];
+let base: string;
+let worstSchedule = 0n;
+
+before(async () => {
+  f = await startHubFixture(N + 8);
+  [owner, attacker, requester, newcomer] = f.accounts as [string, string, string, string];
+  executors = f.accounts.slice(4, 4 + N);
+  // stakes 2.000, 2.001, … coins: distinct, so the lowest is well defined
+  for (const [i, e] of executors.entries()) {
+    assert.equal((await f.stakingTx(e, 'stakeExecutor', [], 2n * ETH + BigInt(i) * 10n ** 15n)).status, 1);
+  }
+  assert.equal((await f.stakingView('activeCount'))[0], BigInt(N));
+  // category 1: T = 20 blocks, so deadlines outlast the test's bursts of blocks
+  assert.equal((await f.hubTx(owner, 'registerApp', [APP, 0n, 1, 'ipfs://app'])).status, 1);
+  base = await f.snapshot();
+});
+
+after(() => f?.stop());
+
+const least = (replicas: number) => BigInt(replicas) * poc.MIN_REWARD_PER_REPLICA;
+
+async function request(from: string, trust: bigint, min: number, max: number, value = least(max)): Promise<bigint> {
+  const r = await f.hubTx(from, 'requestTask', [APP, ZERO32, '0x', trust, BigInt(min), BigInt(max), 0n, ZERO20], value);
+  assert.equal(r.status, 1, 'request accepted');
+  return BigInt(f.parseLogs(r).find((l) => l.name === 'TaskRequested')!.args[0]);
+}
+
+/** A system call with a given gas limit; it must never revert. */
+async function system(fn: 'schedule' | 'finalize', args: unknown[], gas = poc.SYSTEM_CALL_GAS): Promise<Receipt> {
+  const r = await f.send(SYSTEM_ADDRESS, HUB_ADDRESS, f.hub.encodeFunctionData(fn, args), 0n, gas);
+  assert.equal(r.status, 1, `${fn} with ${gas} gas reverted`);
+  if (fn === 'schedule' && gas === poc.SYSTEM_CALL_GAS && r.gasUsed > worstSchedule) worstSchedule = r.gasUsed;
+  return r;
+}
+
+function assignedIn(r: Receipt): Map<bigint, string[]> {
+  const out = new Map<bigint, string[]>();
+  for (const l of f.parseLogs(r)) {
+    if (l.name !== 'TaskAssigned') continue;
+    const id = BigInt(l.args[0]);
+    out.set(id, [...(out.get(id) ?? []), String(l.args[1]).toLowerCase()]);
+  }
+  return out;
+}
+
+const status = async (id: bigint) => Number((await f.hubView('getTask', [id]))[0].status);
+const openCount = async () => ((await f.hubView('openTasks'))[0] as bigint[]).length;
+
+test('the issue\'s attack never makes a system call revert, and honest tasks complete meanwhile', { timeout: 300_000 }, async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  // the attack: 1 × 16 replicas + 13 × 32 replicas at the highest trust, at the least escrow (paid)
+  const attack = [await request(attacker, poc.MAX_TRUST, 16, 16)];
+  for (let i = 0; i < 13; i++) attack.push(await request(attacker, poc.MAX_TRUST, 32, 32));
+  // three more copies of the pattern, to outlast one call's gas many times over
+  for (let i = 0; i < 42; i++) attack.push(await request(attacker, poc.MAX_TRUST, 32, 32));
+  const honest = [await request(requester, 5n, 3, 3, ETH / 10n), await request(requester, 5n, 3, 3, ETH / 10n)];
+  const assigned = new Map<bigint, string[]>();
+  let blocks = 0;
+  while ((await status(honest[0]!)) !== poc.TaskStatus.Completed || (await status(honest[1]!)) !== poc.TaskStatus.Completed) {
+    assert.ok(++blocks <= 12, 'honest tasks complete within 12 blocks of the attack');
+    const r = await system('schedule', [BigInt(blocks) * 7919n]);
+    for (const [id, xs] of assignedIn(r)) assigned.set(id, [...(assigned.get(id) ?? []), ...xs]);
+    // honest executors answer honest tasks; the attacker's executors (sybils) stay silent
+    for (const id of honest) {
+      if ((await status(id)) !== poc.TaskStatus.Active) continue;
+      for (const e of assigned.get(id) ?? []) {
+        if (Number((await f.hubView('getAssignment', [id, e]))[0].status) !== poc.AssignmentStatus.Assigned) continue;
+        if ((await status(id)) !== poc.TaskStatus.Active) break;
+        assert.equal((await f.hubTx(e, 'contribute', [id, resultHash(id, GOOD), resultSeal(e, id, GOOD)])).status, 1);
+      }
+      if ((await status(id)) === poc.TaskStatus.Revealing) {
+        for (const e of assigned.get(id)!) assert.equal((await f.hubTx(e, 'reveal', [id, GOOD])).status, 1);
+      }
+    }
+    await system('finalize', []);
+  }
+  // every attacking task got its executors too: the cursor never stalled
+  for (const id of attack) assert.ok((assigned.get(id)?.length ?? 0) >= 16, `attack task ${id} was scheduled`);
+  // and the silent ones pay for it once the attack expires: the requester's escrow comes back
+  // with their expiry penalties, no system call reverts while settling 56 tasks of 30 executors
+  await f.mine(10n * 20n + 1n);
+  for (let i = 0; (await openCount()) > 0; i++) {
+    assert.ok(i < 10, 'the attack settles within 10 finalize calls');
+    await system('finalize', []);
+  }
+  const silent = attack.reduce((s, id) => s + BigInt(assigned.get(id)!.length), 0n);
+  const escrow = least(16) + 55n * least(32);
+  assert.equal((await f.hubView('withdrawable', [attacker]))[0], escrow + silent * poc.EXPIRY_PENALTY);
+  console.log(`attack: ${attack.length} tasks, ${silent} silent assignments, honest done after ${blocks} blocks; worst schedule ${worstSchedule} gas`);
+});
+
+test('search: schedule() and finalize() never revert at any gas limit, and the cursor always moves', { timeout: 600_000 }, async () => {
+  const taskArb = fc.record({
+    trust: fc.oneof(fc.constant(poc.MAX_TRUST), fc.bigInt({ min: 1n, max: poc.MAX_TRUST })),
+    min: fc.integer({ min: 1, max: 32 }),
+    extra: fc.integer({ min: 0, max: 31 }),
+  });
+  const scenario = fc.record({
+    tasks: fc.array(taskArb, { minLength: 1, maxLength: 40 }),
+    heavy: fc.array(fc.integer({ min: 0, max: N - 1 }), { maxLength: 8 }),
+    gas: fc.array(fc.bigInt({ min: 200_000n, max: poc.SYSTEM_CALL_GAS }), { minLength: 3, maxLength: 6 }),
+  });
+  let calls = 0;
+  await fc.assert(
+    fc.asyncProperty(scenario, async (sc) => {
+      await f.revert(base);
+      base = await f.snapshot();
+      for (const i of sc.heavy) await f.setScore(executors[i]!, 3n * 2n ** 40n);
+      for (const t of sc.tasks) {
+        const max = Math.min(32, t.min + t.extra);
+        await request(attacker, t.trust, t.min, max);
+      }
+      // starved calls first: each must stop cleanly; then full calls must make progress
+      for (const gas of sc.gas) {
+        const before = (await f.hubView('scheduleCursor'))[0];
+        const r = await system('schedule', [gas], gas);
+        calls++;
+        if (gas >= 13_000_000n) {
+          const moved = (await f.hubView('scheduleCursor'))[0] !== before || assignedIn(r).size > 0 || (await openCount()) <= poc.SCHEDULE_SCAN;
+          assert.ok(moved, `schedule with ${gas} gas made progress`);
+        }
+      }
+      await system('schedule', [1n]);
+      await f.mine(10n * 20n + 1n);
+      for (const gas of sc.gas) await system('finalize', [], gas);
+      for (let i = 0; (await openCount()) > 0; i++) {
+        assert.ok(i < 10, 'everything settles');
+        await system('finalize', []);
+      }
+    }),
+    { numRuns: 8, seed: Number(process.env.POC_SEED ?? 20261201) },
+  );
+  assert.ok(calls >= 24);
+  console.log(`worst schedule() at ${N} executors: ${worstSchedule} gas (limit ${poc.SYSTEM_CALL_GAS})`);
+});
+
+test('a full active list evicts its lowest stake, and only for a larger one', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  const lowest = executors[0]!; // 2.000 coins
+  const data = f.staking.encodeFunctionData('stakeExecutor');
+  assert.equal((await f.revertOf(newcomer, poc.STAKING_ADDRESS, data, 2n * ETH))?.name, 'TooManyExecutors', 'an equal stake is refused');
+  const r = await f.stakingTx(newcomer, 'stakeExecutor', [], 2n * ETH + 1n);
+  assert.equal(r.status, 1);
+  const ev = f.parseLogs(r).find((l) => l.name === 'Evicted')!;
+  assert.deepEqual([String(ev.args[0]).toLowerCase(), String(ev.args[1]).toLowerCase()], [lowest, newcomer]);
+  const active = ((await f.stakingView('activeExecutors'))[0] as string[]).map((x) => x.toLowerCase());
+  assert.equal(active.length, N);
+  assert.ok(active.includes(newcomer) && !active.includes(lowest));
+  const [stake, , , , isActive] = await f.stakingView('executorInfo', [lowest]);
+  assert.deepEqual([stake, isActive], [2n * ETH, false], 'the evicted executor keeps its stake');
+  // it comes back by staking above the new lowest (the newcomer, 2 coins + 1 wei), evicting it
+  assert.equal((await f.stakingTx(lowest, 'stakeExecutor', [], 2n)).status, 1);
+  const again = ((await f.stakingView('activeExecutors'))[0] as string[]).map((x) => x.toLowerCase());
+  assert.ok(again.includes(lowest) && !again.includes(newcomer));
+});
+
+test('one heavy executor never meets the trust alone unless the request allows it (FLAG_SOLO)', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  const star = executors[7]!;
+  await f.setScore(star, 3n * 2n ** 33n); // sampling weight 2^32: drawn first with near certainty
+  const id = await request(requester, 100n, 1, 8);
+  const got = assignedIn(await system('schedule', [5n])).get(id)!;
+  assert.equal(got[0], star);
+  assert.equal(got.length, 2, 'capped at trust − 1 = 99, the star needs one more executor');
+  assert.equal((await f.hubTx(star, 'contribute', [id, resultHash(id, GOOD), resultSeal(star, id, GOOD)])).status, 1);
+  assert.equal(await status(id), poc.TaskStatus.Active, 'alone it does not decide');
+  assert.equal((await f.hubView('taskWeight', [3n * 2n ** 33n, 100n, 0n]))[0], 99n);
+  const other = got[1]!;
+  assert.equal((await f.hubTx(other, 'contribute', [id, resultHash(id, GOOD), resultSeal(other, id, GOOD)])).status, 1);
+  assert.equal(await status(id), poc.TaskStatus.Revealing);
+
+  const spec = [APP, ZERO32, 100n, 1n, 8n, 0n, ZERO20, BigInt(poc.FLAG_SOLO)];
+  const r = await f.hubTx(requester, 'requestTasks', [spec, ['0x']], least(8));
+  assert.equal(r.status, 1);
+  const solo = BigInt(f.parseLogs(r).find((l) => l.name === 'TaskRequested')!.args[0]);
+  assert.deepEqual(assignedIn(await system('schedule', [6n])).get(solo), [star], 'allowed: the star alone');
+  assert.equal((await f.hubTx(star, 'contribute', [solo, resultHash(solo, GOOD), resultSeal(star, solo, GOOD)])).status, 1);
+  assert.equal(await status(solo), poc.TaskStatus.Revealing);
+});
+
+test('a declined assignment releases the lock at once and is topped up by the next schedule', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  const id = await request(requester, 5n, 3, 6);
+  const first = assignedIn(await system('schedule', [9n])).get(id)!;
+  assert.equal(first.length, 3);
+  const quitter = first[0]!;
+  const r = await f.hubTx(quitter, 'decline', [id]);
+  assert.equal(r.status, 1);
+  assert.equal((await f.stakingView('executorInfo', [quitter]))[1], 0n, 'lock released');
+  for (const e of first.slice(1)) assert.equal((await f.hubTx(e, 'contribute', [id, resultHash(id, GOOD), resultSeal(e, id, GOOD)])).status, 1);
+  const more = assignedIn(await system('schedule', [10n])).get(id)!;
+  assert.equal(more.length, 1, 'one newcomer completes the vote (8·5 > 9·4)');
+  assert.ok(!first.includes(more[0]!));
+  assert.equal((await f.revertOf(quitter, HUB_ADDRESS, f.hub.encodeFunctionData('decline', [id])))?.name, 'AlreadyContributed');
+});
+
+test('a bag: one request, one escrow split evenly, each task scheduled, voted and paid on its own; results read together', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  const inputs = ['0x01', '0x02', '0x03'];
+  const each = ETH / 100n;
+  const spec = [APP, ZERO32, 5n, 3n, 3n, 0n, ZERO20, 0n];
+  const r = await f.hubTx(requester, 'requestTasks', [spec, inputs], 3n * each);
+  assert.equal(r.status, 1);
+  const logs = f.parseLogs(r);
+  const bag = logs.find((l) => l.name === 'BagRequested')!;
+  const first = BigInt(bag.args[0]);
+  assert.deepEqual([bag.args[2], bag.args[3]], [3n, each]);
+  const ids = [first, first + 1n, first + 2n];
+  assert.deepEqual(logs.filter((l) => l.name === 'TaskRequested').map((l) => [BigInt(l.args[0]), l.args[4]]), ids.map((id) => [id, each]));
+  for (const [i, id] of ids.entries()) assert.equal((await f.hubView('taskInput', [id]))[0], inputs[i]);
+  const got = assignedIn(await system('schedule', [11n]));
+  for (const id of ids) {
+    const xs = got.get(id)!;
+    assert.equal(xs.length, 3);
+    const d = '0x' + id.toString(16).padStart(64, '0');
+    for (const e of xs) assert.equal((await f.hubTx(e, 'contribute', [id, resultHash(id, d), resultSeal(e, id, d)])).status, 1);
+    for (const e of xs) assert.equal((await f.hubTx(e, 'reveal', [id, d])).status, 1);
+  }
+  const fin = f.parseLogs(await system('finalize', []));
+  for (const id of ids) {
+    const paid = fin.filter((l) => l.name === 'Paid' && BigInt(l.args[0]) === id).reduce((s, l) => s + (l.args[2] as bigint), 0n);
+    assert.equal(paid, each, `task ${id} paid its own escrow`);
+  }
+  const [statuses, results] = await f.hubView('taskResults', [first, 3n]);
+  assert.deepEqual([...statuses].map(Number), [3, 3, 3]);
+  assert.deepEqual([...results], ids.map((id) => '0x' + id.toString(16).padStart(64, '0')));
+});
