@@ -57,7 +57,7 @@ export const EXPIRY_PENALTY = LOCK_PER_TASK / 2n;
 /** Request flags (Hub.FLAG_*): SOLO lets one executor meet the trust alone. */
 export const FLAG_SOLO = 1;
 /** Most tasks in one requestTasks call. */
-export const MAX_BAG = 64;
+export const MAX_BAG = 256;
 
 /** Task status codes (Hub.STATUS_*). */
 export const TaskStatus = { None: 0, Active: 1, Revealing: 2, Completed: 3, Failed: 4 } as const;

@@ -105,7 +105,49 @@ contract Hub {
         string uri;
     }
 
+    /// A job: one request (a bag of `count` tasks with consecutive ids from `firstTask`). What the
+    /// tasks share lives here, written once per request, so a task costs one storage slot to create.
+    struct Job {
+        address requester;
+        uint8 category;
+        uint8 minReplicas;
+        uint8 maxReplicas;
+        uint8 flags; // FLAG_*
+        uint32 trust;
+        uint32 count;
+        uint64 createdAt;
+        uint64 contributionDeadline;
+        uint64 finalDeadline;
+        uint64 firstTask;
+        address callback;
+        bytes32 app;
+        bytes32 dataset;
+        uint256 escrow; // per task
+        uint256 appFee; // per task
+        uint256 datasetFee; // per task
+    }
+
+    /// One task's own state (the first slot is all a new task writes).
     struct Task {
+        uint8 status;
+        uint16 assignedCount;
+        uint16 contributedCount;
+        uint16 roundOpen; // current-round assignments not yet contributed nor declined
+        uint16 winnerCount; // contributors of the consensus hash
+        uint16 revealCount;
+        uint32 openPos; // 1-based position in `open`, 0 once settled
+        uint64 job;
+        uint64 revealDeadline;
+        uint64 roundExpiry;
+        uint64 consensusAt; // block of consensus, 0 before
+        uint256 groups; // sum of group weights (the vote's total is 1 + groups)
+        uint256 bestGroup; // heaviest group weight
+        bytes32 consensusHash;
+        bytes32 result;
+    }
+
+    /// getTask's answer: a task with its job's fields, flat.
+    struct TaskView {
         address requester;
         uint8 status;
         uint8 category;
@@ -114,16 +156,16 @@ contract Hub {
         uint32 trust;
         uint16 assignedCount;
         uint16 contributedCount;
-        uint16 roundOpen; // current-round assignments not yet contributed
-        uint16 winnerCount; // contributors of the consensus hash
+        uint16 roundOpen;
+        uint16 winnerCount;
         uint16 revealCount;
         uint64 createdAt;
         uint64 contributionDeadline;
         uint64 revealDeadline;
         uint64 finalDeadline;
         uint64 roundExpiry;
-        uint64 consensusAt; // block of consensus, 0 before
-        uint8 flags; // FLAG_*
+        uint64 consensusAt;
+        uint8 flags;
         address callback;
         bytes32 app;
         bytes32 dataset;
@@ -131,9 +173,10 @@ contract Hub {
         uint256 appFee;
         uint256 datasetFee;
         uint256 total; // 1 + sum of group weights
-        uint256 bestGroup; // heaviest group weight
+        uint256 bestGroup;
         bytes32 consensusHash;
         bytes32 result;
+        uint256 job;
     }
 
     struct Assignment {
@@ -148,6 +191,8 @@ contract Hub {
     mapping(bytes32 => Asset) internal apps;
     mapping(bytes32 => Asset) internal datasets;
     uint256 public taskCount;
+    uint256 public jobCount;
+    mapping(uint256 => Job) internal jobs;
     mapping(uint256 => Task) internal tasks;
     mapping(uint256 => bytes) internal inputs;
     mapping(uint256 => address[]) internal assignees;
@@ -158,7 +203,6 @@ contract Hub {
     mapping(address => uint256) public withdrawable;
 
     uint256[] internal open;
-    mapping(uint256 => uint256) internal openIndex; // 1-based
     uint256 public scheduleCursor;
     uint256 public finalizeCursor;
 
@@ -351,12 +395,13 @@ contract Hub {
         uint256 flags;
     }
 
-    /// @notice Most tasks in one bag (one requestTasks call; bounded by the block gas).
-    uint256 public constant MAX_BAG = 64;
+    /// @notice Most tasks in one bag (one requestTasks call). A task costs ~70k gas to create
+    ///         plus its input's storage, so a full bag of short inputs fits in one block.
+    uint256 public constant MAX_BAG = 256;
     /// @notice Most tasks read by one taskResults call.
     uint256 public constant MAX_RESULTS_VIEW = 1024;
 
-    event BagRequested(uint256 indexed firstTaskId, address indexed requester, uint256 count, uint256 escrowPerTask);
+    event JobRequested(uint256 indexed jobId, address indexed requester, uint256 firstTaskId, uint256 count, uint256 escrowPerTask);
 
     /// @notice Request a computation. msg.value is the escrow: app and dataset fees (snapshotted,
     ///         at most `maxPrice`) plus the executors' reward (the rest, at least
@@ -375,28 +420,28 @@ contract Hub {
         address callback
     ) external payable returns (uint256 taskId) {
         TaskSpec memory spec = TaskSpec(app, dataset, trust, minReplicas, maxReplicas, maxPrice, callback, 0);
-        (uint256 appFee, uint256 datasetFee, uint8 category) = _checkRequest(spec, msg.value);
-        taskId = _createTask(spec, input, msg.value, appFee, datasetFee, category);
+        if (input.length > MAX_INPUT_BYTES) revert InputTooLarge(input.length, MAX_INPUT_BYTES);
+        uint256 jobId = _createJob(spec, msg.value, 1);
+        taskId = _createTask(jobId, spec, input, msg.value);
     }
 
     /// @notice Request a bag of tasks in one transaction: one task per input, each scheduled,
     ///         voted and paid on its own. msg.value is split evenly: each task's escrow is
     ///         msg.value / inputs.length and must meet the same rules as requestTask's.
-    ///         Task ids are consecutive from the returned id.
-    function requestTasks(TaskSpec calldata spec, bytes[] calldata inputs) external payable returns (uint256 firstTaskId) {
-        uint256 n = inputs.length;
+    ///         Task ids are consecutive from the returned id; the bag is job `jobCount`.
+    function requestTasks(TaskSpec calldata spec, bytes[] calldata taskInputs) external payable returns (uint256 firstTaskId) {
+        uint256 n = taskInputs.length;
         if (n == 0) revert EmptyBag();
         if (n > MAX_BAG) revert BagTooLarge(n, MAX_BAG);
         if (msg.value % n != 0) revert UnevenEscrow(msg.value, n);
         uint256 each = msg.value / n;
         TaskSpec memory s = spec;
-        (uint256 appFee, uint256 datasetFee, uint8 category) = _checkRequest(s, each);
         for (uint256 i; i < n; ++i) {
-            if (inputs[i].length > MAX_INPUT_BYTES) revert InputTooLarge(inputs[i].length, MAX_INPUT_BYTES);
+            if (taskInputs[i].length > MAX_INPUT_BYTES) revert InputTooLarge(taskInputs[i].length, MAX_INPUT_BYTES);
         }
+        uint256 jobId = _createJob(s, each, n);
         firstTaskId = taskCount + 1;
-        for (uint256 i; i < n; ++i) _createTask(s, inputs[i], each, appFee, datasetFee, category);
-        emit BagRequested(firstTaskId, msg.sender, n, each);
+        for (uint256 i; i < n; ++i) _createTask(jobId, s, taskInputs[i], each);
     }
 
     /// Refusals of a request (per task escrow `escrow`); returns the snapshotted fees and category.
@@ -424,39 +469,41 @@ contract Hub {
         category = a.category;
     }
 
-    function _createTask(
-        TaskSpec memory s,
-        bytes calldata input,
-        uint256 escrow,
-        uint256 appFee,
-        uint256 datasetFee,
-        uint8 category
-    ) private returns (uint256 taskId) {
-        if (input.length > MAX_INPUT_BYTES) revert InputTooLarge(input.length, MAX_INPUT_BYTES);
-        taskId = ++taskCount;
+    /// Checks a request (per-task escrow `escrow`) and records its job of `count` tasks.
+    function _createJob(TaskSpec memory s, uint256 escrow, uint256 count) private returns (uint256 jobId) {
+        (uint256 appFee, uint256 datasetFee, uint8 category) = _checkRequest(s, escrow);
+        jobId = ++jobCount;
         uint256 T = categoryTime(category);
-        Task storage t = tasks[taskId];
-        t.requester = msg.sender;
-        t.status = STATUS_ACTIVE;
-        t.category = category;
-        t.minReplicas = uint8(s.minReplicas);
-        t.maxReplicas = uint8(s.maxReplicas);
-        t.trust = uint32(s.trust);
-        t.flags = uint8(s.flags);
-        t.createdAt = uint64(block.number);
-        t.contributionDeadline = uint64(block.number + CONTRIBUTION_T * T);
-        t.finalDeadline = uint64(block.number + FINAL_T * T);
-        t.callback = s.callback;
-        t.app = s.app;
-        t.dataset = s.dataset;
-        t.escrow = escrow;
-        t.appFee = appFee;
-        t.datasetFee = datasetFee;
-        t.total = 1;
-        if (input.length > 0) inputs[taskId] = input;
+        Job storage j = jobs[jobId];
+        j.requester = msg.sender;
+        j.category = category;
+        j.minReplicas = uint8(s.minReplicas);
+        j.maxReplicas = uint8(s.maxReplicas);
+        j.flags = uint8(s.flags);
+        j.trust = uint32(s.trust);
+        j.count = uint32(count);
+        j.createdAt = uint64(block.number);
+        j.contributionDeadline = uint64(block.number + CONTRIBUTION_T * T);
+        j.finalDeadline = uint64(block.number + FINAL_T * T);
+        j.firstTask = uint64(taskCount + 1);
+        j.callback = s.callback;
+        j.app = s.app;
+        j.dataset = s.dataset;
+        j.escrow = escrow;
+        j.appFee = appFee;
+        j.datasetFee = datasetFee;
+        emit JobRequested(jobId, msg.sender, taskCount + 1, count, escrow);
+    }
+
+    function _createTask(uint256 jobId, TaskSpec memory s, bytes calldata input, uint256 escrow) private returns (uint256 taskId) {
+        taskId = ++taskCount;
         open.push(taskId);
-        openIndex[taskId] = open.length;
-        emit TaskRequested(taskId, msg.sender, s.app, s.dataset, escrow, s.trust, t.finalDeadline);
+        Task storage t = tasks[taskId];
+        t.status = STATUS_ACTIVE;
+        t.job = uint64(jobId);
+        t.openPos = uint32(open.length);
+        if (input.length > 0) inputs[taskId] = input;
+        emit TaskRequested(taskId, msg.sender, s.app, s.dataset, escrow, s.trust, jobs[jobId].finalDeadline);
     }
 
     /// @notice Settle a task whose final deadline passed (anyone may call): refund when no result
@@ -465,7 +512,8 @@ contract Hub {
         Task storage t = tasks[taskId];
         if (t.status == STATUS_NONE) revert UnknownTask(taskId);
         if (t.status != STATUS_ACTIVE && t.status != STATUS_REVEALING) revert TaskClosed(taskId, t.status);
-        if (block.number <= t.finalDeadline) revert ClaimTooEarly(taskId, t.finalDeadline);
+        uint256 fd = jobs[t.job].finalDeadline;
+        if (block.number <= fd) revert ClaimTooEarly(taskId, fd);
         if (t.status == STATUS_REVEALING && t.revealCount > 0) _complete(taskId, t);
         else _fail(taskId, t);
     }
@@ -494,7 +542,9 @@ contract Hub {
         if (block.number > a.expiry) revert AssignmentExpired(taskId, a.expiry);
         if (resultHash == bytes32(0)) revert EmptyHash();
 
-        uint256 w = taskWeight(score[msg.sender], t.trust, t.flags);
+        Job storage j = jobs[t.job];
+        uint256 trust = j.trust;
+        uint256 w = taskWeight(score[msg.sender], trust, j.flags);
         a.status = A_CONTRIBUTED;
         a.weight = w;
         a.logWeight = logWeight(w);
@@ -508,17 +558,19 @@ contract Hub {
         uint256 ng = mulCap(g == 0 ? 1 : g, w);
         groupWeight[taskId][resultHash] = ng;
         groupSize[taskId][resultHash] += 1;
-        t.total += ng - g;
+        uint256 total = t.groups + ng - g;
+        t.groups = total;
+        total += 1;
         if (ng > t.bestGroup) t.bestGroup = ng;
         emit Contributed(taskId, msg.sender, resultHash, w);
 
         // Only this group grew; every other group's credibility fell, so check this one only.
-        if (ng * t.trust > t.total * (uint256(t.trust) - 1)) {
+        if (ng * trust > total * (trust - 1)) {
             t.status = STATUS_REVEALING;
             t.consensusHash = resultHash;
             t.winnerCount = uint16(groupSize[taskId][resultHash]);
             t.consensusAt = uint64(block.number);
-            uint256 rd = block.number + REVEAL_T * categoryTime(t.category);
+            uint256 rd = block.number + REVEAL_T * categoryTime(j.category);
             t.revealDeadline = uint64(rd);
             emit ConsensusReached(taskId, resultHash, rd);
         }
@@ -617,7 +669,7 @@ contract Hub {
                     _fail(id, t);
                     ++removed;
                 }
-            } else if (t.status == STATUS_ACTIVE && block.number > t.finalDeadline) {
+            } else if (t.status == STATUS_ACTIVE && block.number > jobs[t.job].finalDeadline) {
                 _fail(id, t);
                 ++removed;
             }
@@ -629,8 +681,43 @@ contract Hub {
     // ------------------------------------------------------------------ views
 
     /// @notice A task's record (status, deadlines, counts, consensus, result).
-    function getTask(uint256 taskId) external view returns (Task memory) {
-        return tasks[taskId];
+    function getTask(uint256 taskId) external view returns (TaskView memory v) {
+        Task storage t = tasks[taskId];
+        Job storage j = jobs[t.job];
+        v.requester = j.requester;
+        v.status = t.status;
+        v.category = j.category;
+        v.minReplicas = j.minReplicas;
+        v.maxReplicas = j.maxReplicas;
+        v.trust = j.trust;
+        v.assignedCount = t.assignedCount;
+        v.contributedCount = t.contributedCount;
+        v.roundOpen = t.roundOpen;
+        v.winnerCount = t.winnerCount;
+        v.revealCount = t.revealCount;
+        v.createdAt = j.createdAt;
+        v.contributionDeadline = j.contributionDeadline;
+        v.revealDeadline = t.revealDeadline;
+        v.finalDeadline = j.finalDeadline;
+        v.roundExpiry = t.roundExpiry;
+        v.consensusAt = t.consensusAt;
+        v.flags = j.flags;
+        v.callback = j.callback;
+        v.app = j.app;
+        v.dataset = j.dataset;
+        v.escrow = j.escrow;
+        v.appFee = j.appFee;
+        v.datasetFee = j.datasetFee;
+        v.total = t.status == STATUS_NONE ? 0 : t.groups + 1;
+        v.bestGroup = t.bestGroup;
+        v.consensusHash = t.consensusHash;
+        v.result = t.result;
+        v.job = t.job;
+    }
+
+    /// @notice A job (one request: a bag of `count` tasks from `firstTask`); requester zero when unknown.
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return jobs[jobId];
     }
 
     /// @notice The input bytes given to requestTask.
@@ -700,11 +787,9 @@ contract Hub {
     }
 
     function _needsAssignment(Task storage t) private view returns (bool) {
-        return
-            t.status == STATUS_ACTIVE &&
-            block.number < t.contributionDeadline &&
-            (t.roundOpen == 0 || block.number > t.roundExpiry) &&
-            t.assignedCount < t.maxReplicas;
+        if (t.status != STATUS_ACTIVE || (t.roundOpen != 0 && block.number <= t.roundExpiry)) return false;
+        Job storage j = jobs[t.job];
+        return block.number < j.contributionDeadline && t.assignedCount < j.maxReplicas;
     }
 
     /// Draws executors one by one until, if all of them agreed with the heaviest group, the task
@@ -721,12 +806,15 @@ contract Hub {
             w[i] = sampleWeight(pool.free[i], pool.scores[i]);
             sum += w[i];
         }
+        Job storage j = jobs[t.job];
+        uint256 trust = j.trust;
+        uint256 flags = j.flags;
         uint256 g0 = t.bestGroup == 0 ? 1 : t.bestGroup;
-        uint256 bound = (t.total - t.bestGroup) * (uint256(t.trust) - 1);
-        uint256 mustHave = t.minReplicas > t.assignedCount ? t.minReplicas - t.assignedCount : 1;
-        uint256 room = t.maxReplicas - t.assignedCount;
-        uint256 expiry = block.number + ASSIGN_T * categoryTime(t.category);
-        if (expiry > t.contributionDeadline) expiry = t.contributionDeadline;
+        uint256 bound = (t.groups + 1 - t.bestGroup) * (trust - 1);
+        uint256 mustHave = j.minReplicas > t.assignedCount ? j.minReplicas - t.assignedCount : 1;
+        uint256 room = j.maxReplicas - t.assignedCount;
+        uint256 expiry = block.number + ASSIGN_T * categoryTime(j.category);
+        if (expiry > j.contributionDeadline) expiry = j.contributionDeadline;
         bytes32 seed = keccak256(abi.encode(randomness, taskId));
         uint256 product = 1;
         uint256 count;
@@ -743,7 +831,7 @@ contract Hub {
             sum -= w[k];
             w[k] = 0;
             pool.free[k] -= LOCK_PER_TASK;
-            product = mulCap(product, taskWeight(pool.scores[k], t.trust, t.flags));
+            product = mulCap(product, taskWeight(pool.scores[k], trust, flags));
             ++count;
             IExecutorStaking(STAKING).lock(e, LOCK_PER_TASK);
             Assignment storage a = assignments[taskId][e];
@@ -778,7 +866,8 @@ contract Hub {
     function _complete(uint256 taskId, Task storage t) private {
         address[] storage list = assignees[taskId];
         uint256 n = list.length;
-        uint256 pool = t.escrow - t.appFee - t.datasetFee;
+        Job storage j = jobs[t.job];
+        uint256 pool = j.escrow - j.appFee - j.datasetFee;
         uint256 sumLog;
         for (uint256 i; i < n; ++i) {
             address e = list[i];
@@ -808,7 +897,7 @@ contract Hub {
             paid += share;
             withdrawable[e] += share;
             emit Paid(taskId, e, share, PAY_REWARD);
-            if (replicated && share >= MIN_REWARD_PER_REPLICA && e != t.requester) {
+            if (replicated && share >= MIN_REWARD_PER_REPLICA && e != j.requester) {
                 uint256 s = score[e] + 1;
                 score[e] = s;
                 emit ScoreChanged(e, s);
@@ -818,20 +907,20 @@ contract Hub {
             withdrawable[first] += pool - paid;
             emit Paid(taskId, first, pool - paid, PAY_REWARD);
         }
-        if (t.appFee > 0) {
-            address owner = apps[t.app].owner;
-            withdrawable[owner] += t.appFee;
-            emit Paid(taskId, owner, t.appFee, PAY_APP_FEE);
+        if (j.appFee > 0) {
+            address owner = apps[j.app].owner;
+            withdrawable[owner] += j.appFee;
+            emit Paid(taskId, owner, j.appFee, PAY_APP_FEE);
         }
-        if (t.datasetFee > 0) {
-            address owner = datasets[t.dataset].owner;
-            withdrawable[owner] += t.datasetFee;
-            emit Paid(taskId, owner, t.datasetFee, PAY_DATASET_FEE);
+        if (j.datasetFee > 0) {
+            address owner = datasets[j.dataset].owner;
+            withdrawable[owner] += j.datasetFee;
+            emit Paid(taskId, owner, j.datasetFee, PAY_DATASET_FEE);
         }
         t.status = STATUS_COMPLETED;
         _removeOpen(taskId);
         emit TaskFinalized(taskId, t.result, STATUS_COMPLETED);
-        _callback(taskId, t.callback, t.result);
+        _callback(taskId, j.callback, t.result);
     }
 
     /// No result: the requester gets the escrow back, plus the locks of consensus-group members
@@ -840,7 +929,8 @@ contract Hub {
     function _fail(uint256 taskId, Task storage t) private {
         address[] storage list = assignees[taskId];
         uint256 n = list.length;
-        uint256 refund = t.escrow;
+        Job storage j = jobs[t.job];
+        uint256 refund = j.escrow;
         bytes32 ch = t.consensusHash;
         for (uint256 i; i < n; ++i) {
             address e = list[i];
@@ -855,8 +945,8 @@ contract Hub {
                 IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
             }
         }
-        withdrawable[t.requester] += refund;
-        emit Refunded(taskId, t.requester, refund);
+        withdrawable[j.requester] += refund;
+        emit Refunded(taskId, j.requester, refund);
         t.status = STATUS_FAILED;
         _removeOpen(taskId);
         emit TaskFinalized(taskId, bytes32(0), STATUS_FAILED);
@@ -890,15 +980,16 @@ contract Hub {
     }
 
     function _removeOpen(uint256 taskId) private {
-        uint256 i = openIndex[taskId];
+        Task storage t = tasks[taskId];
+        uint256 i = t.openPos;
         if (i == 0) return;
         uint256 last = open.length;
         if (i != last) {
             uint256 moved = open[last - 1];
             open[i - 1] = moved;
-            openIndex[moved] = i;
+            tasks[moved].openPos = uint32(i);
         }
         open.pop();
-        delete openIndex[taskId];
+        t.openPos = 0;
     }
 }

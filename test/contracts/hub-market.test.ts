@@ -46,6 +46,18 @@ after(() => f?.stop());
 
 const least = (replicas: number) => BigInt(replicas) * poc.MIN_REWARD_PER_REPLICA;
 
+test('a full bag of 256 short inputs is one request in one block\'s gas', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  const inputs = Array.from({ length: poc.MAX_BAG }, (_, k) => '0x' + k.toString(16).padStart(8, '0'));
+  const spec = [APP, ZERO32, 5n, 3n, 3n, 0n, ZERO20, 0n];
+  const r = await f.hubTx(requester, 'requestTasks', [spec, inputs], BigInt(poc.MAX_BAG) * least(3));
+  assert.equal(r.status, 1);
+  assert.ok(r.gasUsed < poc.SYSTEM_CALL_GAS, `requestTasks of ${poc.MAX_BAG}: ${r.gasUsed} gas`);
+  assert.equal(((await f.hubView('openTasks'))[0] as bigint[]).length, poc.MAX_BAG);
+  console.log(`bag of ${poc.MAX_BAG}: requestTasks ${r.gasUsed} gas, ${r.gasUsed / BigInt(poc.MAX_BAG)} per task`);
+});
+
 async function request(from: string, trust: bigint, min: number, max: number, value = least(max)): Promise<bigint> {
   const r = await f.hubTx(from, 'requestTask', [APP, ZERO32, '0x', trust, BigInt(min), BigInt(max), 0n, ZERO20], value);
   assert.equal(r.status, 1, 'request accepted');
@@ -234,9 +246,12 @@ test('a bag: one request, one escrow split evenly, each task scheduled, voted an
   const r = await f.hubTx(requester, 'requestTasks', [spec, inputs], 3n * each);
   assert.equal(r.status, 1);
   const logs = f.parseLogs(r);
-  const bag = logs.find((l) => l.name === 'BagRequested')!;
-  const first = BigInt(bag.args[0]);
-  assert.deepEqual([bag.args[2], bag.args[3]], [3n, each]);
+  const job = logs.find((l) => l.name === 'JobRequested')!;
+  const first = BigInt(job.args[2]);
+  assert.deepEqual([String(job.args[1]).toLowerCase(), job.args[3], job.args[4]], [requester, 3n, each]);
+  const rec = (await f.hubView('getJob', [job.args[0]]))[0];
+  assert.deepEqual([rec.firstTask, rec.count, rec.escrow], [first, 3n, each]);
+  console.log(`bag of 3: requestTasks ${r.gasUsed} gas`);
   const ids = [first, first + 1n, first + 2n];
   assert.deepEqual(logs.filter((l) => l.name === 'TaskRequested').map((l) => [BigInt(l.args[0]), l.args[4]]), ids.map((id) => [id, each]));
   for (const [i, id] of ids.entries()) assert.equal((await f.hubView('taskInput', [id]))[0], inputs[i]);
