@@ -15,6 +15,7 @@ import { HUB_ADDRESS, categoryTime } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
 import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
+import { registerJobCommands, submitBag } from './jobs.ts';
 
 /** Coins from a flag (the kit's one amount parser; zero allowed for prices). */
 const coins = (v: unknown, what: string): bigint => parseAmount(v, what, { allowZero: true });
@@ -192,6 +193,9 @@ function taskCommands(program: Command): void {
     .option('--dataset <hash>', 'dataset hash')
     .option('--input <string>', 'input bytes (UTF-8) given to the workload on stdin', '')
     .option('--input-file <file>', 'input bytes from a file')
+    .option('--inputs-file <path>', 'a bag: one task per line of this file, or per file of this directory (one job and one transaction per 256 inputs; --price is per task)')
+    .option('--out <dir>', 'with --inputs-file: wait, and write each task\'s result to <dir>/<index>.out (failed: <index>.failed) and results.json')
+    .option('--solo', 'allow one executor to meet the trust alone (FLAG_SOLO)', false)
     .option('--trust <n>', 'consensus needs credibility > 1 − 1/trust (2 newcomers weigh 4: trust 3 needs 2 agreeing, 5 needs 3)', '3')
     .option('--replicas <a..b>', 'min..max executors assigned', '1..8')
     .option('--price <coins>', 'escrow: fees + the executors\' reward (default: fees + 0.01)')
@@ -199,7 +203,7 @@ function taskCommands(program: Command): void {
     .option('--callback <address>', 'contract receiving onTaskResult(taskId, digest)')
     .option('--wait', 'wait for the result, printing progress on stderr', false)
     .option('--timeout <seconds>', 'give up waiting after this long (default: until the final deadline)');
-  example(common(submit, { key: 'requester' }), 'pocchain task submit --app 0x<hash> --input "hello" --trust 5 --wait --key-file me.key');
+  example(common(submit, { key: 'requester' }), 'pocchain task submit --app 0x<hash> --input "hello" --trust 5 --wait --key-file me.key', 'pocchain task submit --app 0x<hash> --inputs-file inputs.txt --replicas 3 --out results/ --key-file me.key');
   submit.action(
     action(async (o: Opts): Promise<Outcome> => {
       const { provider, hub, tx } = await connect(o);
@@ -221,6 +225,10 @@ function taskCommands(program: Command): void {
         const callback = o.callback ? parseAddress(o.callback, '--callback') : ZeroAddress;
         const trust = parseInteger(o.trust, '--trust', { min: 0n, max: 1_000_000n }); // the Hub judges the value (InvalidTrust)
         const timeoutS = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) : undefined;
+        if (o.inputsFile !== undefined) {
+          return await submitBag(o, hub, tx!, { app, dataset, trust, minReplicas: minR, maxReplicas: maxR, maxPrice, callback, solo: !!o.solo, escrow });
+        }
+        if (o.solo) throw new PocError('USAGE', '--solo needs --inputs-file (a single task is requested with requestTask, which has no flags)');
         const rc = await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, trust, minR, maxR, maxPrice, callback, { value: escrow }));
         const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'TaskRequested')!;
         const taskId = ev.args.taskId as bigint;
@@ -419,4 +427,5 @@ export function registerPocCommands(program: Command): void {
   executorCommand(program);
   publishCommands(program);
   taskCommands(program);
+  registerJobCommands(program);
 }

@@ -1,0 +1,321 @@
+/**
+ * Bags of tasks from the CLI: `pocchain task submit --inputs-file FILE|DIR` (one job — one
+ * Hub.requestTasks transaction, one escrow — per MAX_BAG inputs), a progress bar on stderr while
+ * the tasks settle, `--out DIR` collecting every result; `pocchain job show ID`; `pocchain market`
+ * (the executors on offer and a quote for a request before it is paid).
+ *
+ * Pure parts (reading inputs, chunking, the quote, the progress line) are exported for unit tests;
+ * the rest is thin I/O over JSON-RPC.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Command } from 'commander';
+import { formatEther, ZeroAddress, ZeroHash, type Contract, type JsonRpcProvider } from 'ethers';
+import { PocError } from '../../lib/errors.ts';
+import { action, common, example, openProvider, parseCount, parseInteger, progress as say, rpcUrl, type Opts, type Outcome } from '../kit.ts';
+import { FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA, STAKING_ADDRESS, weightOf } from '../../consensus/poc/index.ts';
+import { hubContract, hubIface, stakingIface, STATUS_NAMES, type TxSender } from '../../executor/hub-client.ts';
+import { fetchContent } from '../../executor/content.ts';
+import { Contract as EthersContract } from 'ethers';
+
+/** Most inputs one `task submit --inputs-file` takes (bounds the work before any transaction). */
+export const MAX_INPUTS = 100_000;
+/** Tasks read per taskResults call (the Hub's MAX_RESULTS_VIEW). */
+const RESULTS_PAGE = 1024;
+
+export type JobCliCode = 'CLI_BAD_INPUTS' | 'CLI_UNKNOWN_JOB' | 'CLI_TIMEOUT';
+
+/**
+ * Inputs of a bag: a directory gives one input per regular file (sorted by name); a file gives one
+ * input per line (UTF-8, without its line ending; a final empty line is not an input).
+ */
+export function readInputs(path: string): { inputs: Uint8Array[]; names: string[] } {
+  const p = resolve(path);
+  let st;
+  try {
+    st = statSync(p);
+  } catch {
+    throw new PocError<JobCliCode>('CLI_BAD_INPUTS', `--inputs-file: ${path} does not exist`);
+  }
+  const check = (inputs: Uint8Array[], names: string[]) => {
+    if (inputs.length === 0) throw new PocError<JobCliCode>('CLI_BAD_INPUTS', `--inputs-file: ${path} holds no inputs`);
+    const big = inputs.findIndex((x) => x.length > MAX_INPUT_BYTES);
+    if (big >= 0) throw new PocError<JobCliCode>('CLI_BAD_INPUTS', `--inputs-file: input ${names[big]} has ${inputs[big]!.length} bytes, the Hub takes at most ${MAX_INPUT_BYTES}`);
+    return { inputs, names };
+  };
+  if (st.isDirectory()) {
+    const files = readdirSync(p).filter((f) => statSync(join(p, f)).isFile()).sort();
+    if (files.length > MAX_INPUTS) throw new PocError<JobCliCode>('CLI_BAD_INPUTS', `--inputs-file: ${files.length} files, at most ${MAX_INPUTS}`);
+    return check(files.map((f) => {
+      if (statSync(join(p, f)).size > MAX_INPUT_BYTES) return new Uint8Array(MAX_INPUT_BYTES + 1);
+      return new Uint8Array(readFileSync(join(p, f)));
+    }), files);
+  }
+  if (st.size > MAX_INPUTS * (MAX_INPUT_BYTES + 2)) throw new PocError<JobCliCode>('CLI_BAD_INPUTS', `--inputs-file: ${path} is too large`);
+  const lines = readFileSync(p, 'utf8').split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length > MAX_INPUTS) throw new PocError<JobCliCode>('CLI_BAD_INPUTS', `--inputs-file: ${lines.length} lines, at most ${MAX_INPUTS}`);
+  const enc = new TextEncoder();
+  return check(lines.map((l) => enc.encode(l.endsWith('\r') ? l.slice(0, -1) : l)), lines.map((_, i) => `line ${i + 1}`));
+}
+
+/** Split n inputs into bags of at most `size` (one job each). */
+export function chunks<T>(xs: readonly T[], size = MAX_BAG): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/** Least escrow per task the Hub accepts: fees + maxReplicas × MIN_REWARD_PER_REPLICA. */
+export function leastEscrow(fees: bigint, maxReplicas: number): bigint {
+  return fees + BigInt(maxReplicas) * MIN_REWARD_PER_REPLICA;
+}
+
+/** One progress line: a bar and the counts. */
+export function progressLine(done: number, total: number, completed: number, failed: number, width = 30): string {
+  const filled = total === 0 ? width : Math.floor((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} settled (${completed} completed, ${failed} failed)`;
+}
+
+/** File name of result i of n: zero-padded index, so that `ls` lists them in input order. */
+export const resultName = (i: number, n: number, ext: string) => `${String(i).padStart(String(Math.max(n - 1, 0)).length, '0')}.${ext}`;
+
+export interface BagRequest {
+  app: string;
+  dataset: string;
+  trust: bigint;
+  minReplicas: number;
+  maxReplicas: number;
+  maxPrice: bigint;
+  callback: string;
+  solo: boolean;
+  /** escrow per task */
+  escrow: bigint;
+}
+
+export interface JobRef {
+  jobId: bigint;
+  firstTaskId: bigint;
+  count: number;
+  tx: string;
+  block: number;
+}
+
+/** Send one requestTasks per bag of MAX_BAG inputs. */
+export async function requestBags(hub: Contract, tx: TxSender, r: BagRequest, inputs: Uint8Array[], log: (s: string) => void): Promise<JobRef[]> {
+  const spec = [r.app, r.dataset, r.trust, r.minReplicas, r.maxReplicas, r.maxPrice, r.callback, r.solo ? FLAG_SOLO : 0];
+  const jobs: JobRef[] = [];
+  for (const bag of chunks(inputs)) {
+    const rc = await tx.send('requestTasks', () => hub.requestTasks(spec, bag, { value: r.escrow * BigInt(bag.length) }));
+    const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'JobRequested')!;
+    const job = { jobId: ev.args.jobId as bigint, firstTaskId: ev.args.firstTaskId as bigint, count: Number(ev.args.count), tx: rc.hash, block: rc.blockNumber };
+    jobs.push(job);
+    log(`job ${job.jobId}: tasks ${job.firstTaskId}..${job.firstTaskId + BigInt(job.count) - 1n} requested in block ${job.block} (tx ${job.tx}), escrow ${formatEther(r.escrow * BigInt(bag.length))}`);
+  }
+  return jobs;
+}
+
+/** Statuses and results of `count` tasks from `first`, in pages the Hub accepts. */
+async function results(hub: Contract, first: bigint, count: number): Promise<{ statuses: number[]; digests: string[] }> {
+  const statuses: number[] = [];
+  const digests: string[] = [];
+  for (let i = 0; i < count; i += RESULTS_PAGE) {
+    const [s, d] = await hub.taskResults(first + BigInt(i), Math.min(RESULTS_PAGE, count - i));
+    statuses.push(...(s as bigint[]).map(Number));
+    digests.push(...(d as string[]));
+  }
+  return { statuses, digests };
+}
+
+export interface BagOutcome {
+  completed: number;
+  failed: number;
+  collected: number;
+  statuses: number[];
+  digests: string[];
+}
+
+/**
+ * Wait until every task of the jobs is settled, printing a progress line on stderr when the counts
+ * change; with `out`, write each completed task's result bytes (from the node's content store) to
+ * out/<index>.out as it completes, failed ones as out/<index>.failed, and out/results.json at the end.
+ */
+export async function collectBags(hub: Contract, rpc: string, jobs: JobRef[], o: { out?: string; timeoutMs?: number; log: (s: string) => void }): Promise<BagOutcome> {
+  const n = jobs.reduce((s, j) => s + j.count, 0);
+  const written = new Set<number>();
+  if (o.out) mkdirSync(o.out, { recursive: true });
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    const statuses: number[] = [];
+    const digests: string[] = [];
+    for (const j of jobs) {
+      const r = await results(hub, j.firstTaskId, j.count);
+      statuses.push(...r.statuses);
+      digests.push(...r.digests);
+    }
+    if (o.out) {
+      for (let i = 0; i < n; i++) {
+        if (written.has(i)) continue;
+        if (statuses[i] === 3) {
+          const bytes = await fetchContent({ hash: digests[i]!, baseUrl: rpc, maxBytes: 8 << 20, timeoutMs: 5000 }).catch(() => undefined);
+          if (!bytes) continue; // the executor has not published it yet: next round
+          writeFileSync(join(o.out, resultName(i, n, 'out')), bytes);
+          written.add(i);
+        } else if (statuses[i] === 4) {
+          writeFileSync(join(o.out, resultName(i, n, 'failed')), '');
+          written.add(i);
+        }
+      }
+    }
+    const completed = statuses.filter((s) => s === 3).length;
+    const failed = statuses.filter((s) => s === 4).length;
+    const line = progressLine(completed + failed, n, completed, failed);
+    if (line !== last) {
+      o.log(line);
+      last = line;
+    }
+    const settled = completed + failed === n && (!o.out || written.size === n);
+    if (settled) {
+      if (o.out) writeFileSync(join(o.out, 'results.json'), JSON.stringify({ jobs: jobs.map((j) => ({ ...j, jobId: String(j.jobId), firstTaskId: String(j.firstTaskId) })), tasks: statuses.map((s, i) => ({ index: i, taskId: String(taskIdAt(jobs, i)), status: STATUS_NAMES[s], digest: s === 3 ? digests[i] : null })) }, null, 1));
+      return { completed, failed, collected: o.out ? [...written].filter((i) => statuses[i] === 3).length : 0, statuses, digests };
+    }
+    if (o.timeoutMs !== undefined && Date.now() - started > o.timeoutMs) throw new PocError<JobCliCode>('CLI_TIMEOUT', `${n - completed - failed} of ${n} tasks not settled after ${o.timeoutMs / 1000} s; follow them with \`pocchain job show ${jobs[0]!.jobId}\``);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Task id of the i-th input across the jobs. */
+function taskIdAt(jobs: JobRef[], i: number): bigint {
+  for (const j of jobs) {
+    if (i < j.count) return j.firstTaskId + BigInt(i);
+    i -= j.count;
+  }
+  throw new RangeError('index past the jobs');
+}
+
+/** `task submit --inputs-file`: the bag path of the command (poc.ts parses the shared flags). */
+export async function submitBag(o: Opts, hub: Contract, tx: TxSender, r: BagRequest): Promise<Outcome> {
+  const { inputs } = readInputs(String(o.inputsFile));
+  const log = (s: string) => say(o, s);
+  log(`${inputs.length} input(s): ${Math.ceil(inputs.length / MAX_BAG)} job(s) of at most ${MAX_BAG} tasks, escrow ${formatEther(r.escrow)} per task`);
+  const jobs = await requestBags(hub, tx, r, inputs, log);
+  const refs = jobs.map((j) => ({ jobId: String(j.jobId), firstTaskId: String(j.firstTaskId), count: j.count, tx: j.tx, block: j.block }));
+  if (!o.wait && !o.out) {
+    return { json: { jobs: refs, tasks: inputs.length }, text: jobs.map((j) => `job ${j.jobId}: tasks ${j.firstTaskId}..${j.firstTaskId + BigInt(j.count) - 1n}`).join('\n') };
+  }
+  const timeoutMs = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) * 1000 : undefined;
+  const res = await collectBags(hub, rpcUrl(o), jobs, { ...(o.out ? { out: resolve(String(o.out)) } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), log });
+  const json = { jobs: refs, tasks: inputs.length, completed: res.completed, failed: res.failed, out: o.out ? resolve(String(o.out)) : null, collected: res.collected };
+  const text = `${inputs.length} task(s) in ${jobs.length} job(s): ${res.completed} completed, ${res.failed} failed${o.out ? `; ${res.collected} result(s) written to ${resolve(String(o.out))}` : ''}`;
+  return { json, text, exitCode: res.failed > 0 ? 2 : 0 };
+}
+
+// ------------------------------------------------------------------------------- job show
+
+export async function describeJob(hub: Contract, jobId: bigint) {
+  const j = await hub.getJob(jobId);
+  if (j.requester === ZeroAddress) throw new PocError<JobCliCode>('CLI_UNKNOWN_JOB', `job ${jobId} does not exist`);
+  const count = Number(j.count);
+  const { statuses, digests } = await results(hub, j.firstTask as bigint, count);
+  const counts: Record<string, number> = {};
+  for (const s of statuses) counts[STATUS_NAMES[s]!] = (counts[STATUS_NAMES[s]!] ?? 0) + 1;
+  return {
+    jobId: String(jobId),
+    requester: j.requester as string,
+    app: j.app as string,
+    dataset: j.dataset === ZeroHash ? null : (j.dataset as string),
+    trust: Number(j.trust),
+    replicas: { min: Number(j.minReplicas), max: Number(j.maxReplicas) },
+    solo: (Number(j.flags) & FLAG_SOLO) !== 0,
+    escrowPerTask: String(j.escrow),
+    fees: { app: String(j.appFee), dataset: String(j.datasetFee) },
+    blocks: { created: Number(j.createdAt), contributionDeadline: Number(j.contributionDeadline), finalDeadline: Number(j.finalDeadline) },
+    firstTaskId: String(j.firstTask),
+    count,
+    counts,
+    tasks: statuses.map((s, i) => ({ taskId: String((j.firstTask as bigint) + BigInt(i)), status: STATUS_NAMES[s], result: s === 3 ? digests[i] : null })),
+  };
+}
+
+function formatJob(i: Awaited<ReturnType<typeof describeJob>>): string {
+  const L = [
+    `job ${i.jobId}: ${i.count} task(s) ${i.firstTaskId}..${BigInt(i.firstTaskId) + BigInt(i.count) - 1n}  (${Object.entries(i.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
+    `  requester ${i.requester}, escrow ${formatEther(i.escrowPerTask)} per task, trust ${i.trust}${i.solo ? ' (solo allowed)' : ''}, replicas ${i.replicas.min}..${i.replicas.max}`,
+    `  app ${i.app}${i.dataset ? `, dataset ${i.dataset}` : ''}`,
+    `  blocks: created ${i.blocks.created}, contributions until ${i.blocks.contributionDeadline}, final deadline ${i.blocks.finalDeadline}`,
+  ];
+  for (const t of i.tasks) L.push(`  task ${t.taskId}  ${t.status}${t.result ? `  ${t.result}` : ''}`);
+  return L.join('\n');
+}
+
+// ------------------------------------------------------------------------------- market
+
+/**
+ * The executors on offer (active list: stake, free stake, score, weight) and a quote for a
+ * request: the least escrow per task the Hub accepts, and what a bag of n tasks costs.
+ */
+export async function marketView(provider: JsonRpcProvider, hub: Contract, q: { app?: string; dataset?: string; replicas: number; tasks: number }) {
+  const staking = new EthersContract(STAKING_ADDRESS, stakingIface, provider);
+  const active = (await staking.activeExecutors()) as string[];
+  const executors = [];
+  for (const a of active) {
+    const [stake, locked] = (await staking.executorInfo(a)) as unknown as [bigint, bigint];
+    const score = (await hub.score(a)) as bigint;
+    executors.push({ executor: a, stake: String(stake), free: String(stake - locked), freeSlots: Number((stake - locked) / LOCK_PER_TASK), score: String(score), weight: String(weightOf(score)) });
+  }
+  let fees = 0n;
+  if (q.app) fees += (await hub.getApp(q.app)).price as bigint;
+  if (q.dataset) fees += (await hub.getDataset(q.dataset)).price as bigint;
+  const perTask = leastEscrow(fees, q.replicas);
+  return {
+    executors,
+    capacity: executors.reduce((s, e) => s + e.freeSlots, 0),
+    quote: { app: q.app ?? null, dataset: q.dataset ?? null, maxReplicas: q.replicas, fees: String(fees), leastEscrowPerTask: String(perTask), tasks: q.tasks, leastEscrowTotal: String(perTask * BigInt(q.tasks)), minRewardPerReplica: String(MIN_REWARD_PER_REPLICA) },
+  };
+}
+
+/** `job show ID` and `market`. */
+export function registerJobCommands(program: Command): void {
+  const job = program.command('job').description('jobs: bags of tasks requested in one transaction');
+  const show = job.command('show <jobId>').description('a job\'s request, and the status and result of each of its tasks');
+  example(common(show), 'pocchain job show 3 --json');
+  show.action(
+    action(async (id: string, o: Opts): Promise<Outcome> => {
+      const provider = await openProvider(rpcUrl(o));
+      try {
+        const info = await describeJob(hubContract(provider), parseInteger(id, 'jobId', { min: 1n, max: 2n ** 64n }));
+        return { json: info, text: formatJob(info) };
+      } finally {
+        provider.destroy();
+      }
+    }),
+  );
+  const market = program
+    .command('market')
+    .description('executors on offer (stake, free lock slots, score) and a quote for a request before it is paid')
+    .option('--app <hash>', 'app of the request (its fee is in the quote)')
+    .option('--dataset <hash>', 'dataset of the request')
+    .option('--replicas <n>', 'maxReplicas of the request', '8')
+    .option('--tasks <n>', 'tasks in the bag', '1');
+  example(common(market), 'pocchain market --app 0x<hash> --replicas 3 --tasks 200');
+  market.action(
+    action(async (o: Opts): Promise<Outcome> => {
+      const provider = await openProvider(rpcUrl(o));
+      try {
+        const v = await marketView(provider, hubContract(provider), {
+          ...(o.app ? { app: String(o.app) } : {}),
+          ...(o.dataset ? { dataset: String(o.dataset) } : {}),
+          replicas: parseCount(o.replicas, '--replicas', 1, 32),
+          tasks: parseCount(o.tasks, '--tasks', 1, MAX_INPUTS),
+        });
+        const L = [`${v.executors.length} active executor(s), ${v.capacity} free assignment slot(s) (one per ${formatEther(LOCK_PER_TASK)} of free stake)`];
+        for (const e of v.executors) L.push(`  ${e.executor}  stake ${formatEther(e.stake)}, free ${formatEther(e.free)} (${e.freeSlots} slots), score ${e.score}, weight ${e.weight}`);
+        L.push(`quote: ${v.quote.tasks} task(s) × (fees ${formatEther(v.quote.fees)} + ${v.quote.maxReplicas} × ${formatEther(MIN_REWARD_PER_REPLICA)}) = at least ${formatEther(v.quote.leastEscrowTotal)}`);
+        return { json: v, text: L.join('\n') };
+      } finally {
+        provider.destroy();
+      }
+    }),
+  );
+}
