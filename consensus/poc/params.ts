@@ -33,8 +33,8 @@ export const FINAL_T = 10n;
 export const CATEGORY_T: readonly bigint[] = [5n, 20n, 60n, 240n];
 
 /** Bounded work per system call (tasks examined). */
-export const SCHEDULE_SCAN = 32;
-export const FINALIZE_SCAN = 16;
+export const SCHEDULE_SCAN = 128;
+export const FINALIZE_SCAN = 128;
 /** Gas a dApp callback gets. */
 export const CALLBACK_GAS = 200_000n;
 

@@ -53,8 +53,8 @@ contract Hub {
     uint256 public constant FINAL_T = 10; // final deadline created + 10T
 
     /// @notice Bounded work per system call.
-    uint256 public constant SCHEDULE_SCAN = 32; // open tasks examined per schedule()
-    uint256 public constant FINALIZE_SCAN = 16; // open tasks examined per finalize()
+    uint256 public constant SCHEDULE_SCAN = 128; // open tasks examined per schedule()
+    uint256 public constant FINALIZE_SCAN = 128; // open tasks examined per finalize()
     uint256 public constant CALLBACK_GAS = 200_000;
 
     /// @notice Gas rule of the system calls: upper bounds of each step's cost, checked BEFORE the
