@@ -72,6 +72,8 @@ export interface Asset {
   owner: string;
   price: bigint;
   category: number;
+  /** datasets only: the apps allowed to use it, null while unrestricted */
+  allowed?: Set<string> | null;
 }
 
 export interface TaskRequest {
@@ -254,12 +256,25 @@ export class MarketModel {
     this.datasets.set(lc(dataset), { owner: lc(sender), price, category: 0 });
   }
 
+  /** setDatasetApp(dataset, app, allowed): the first call restricts the dataset to its allow list. */
+  setDatasetApp(sender: string, dataset: string, app: string, allowed: boolean): void {
+    const d = this.datasets.get(lc(dataset));
+    if (!d || d.owner !== lc(sender)) fail('NotOwner', 'not the dataset owner');
+    d!.allowed ??= new Set();
+    if (allowed) d!.allowed.add(lc(app));
+    else d!.allowed.delete(lc(app));
+  }
+
   /** Refusals of a request whose per-task escrow is `escrow`, in the Hub's order; returns fees. */
   private checkRequest(r: TaskRequest, escrow: bigint): { app: Asset; datasetFee: bigint; ds: string | null } {
     const app = this.apps.get(lc(r.app)) ?? fail('UnknownApp', 'unknown app');
     const ds = r.dataset && BigInt(r.dataset) !== 0n ? lc(r.dataset) : null;
     let datasetFee = 0n;
-    if (ds !== null) datasetFee = (this.datasets.get(ds) ?? fail('UnknownDataset', 'unknown dataset')).price;
+    if (ds !== null) {
+      const d = this.datasets.get(ds) ?? fail('UnknownDataset', 'unknown dataset');
+      if (d.allowed && !d.allowed.has(lc(r.app))) fail('AppNotAllowed', 'the dataset does not allow this app');
+      datasetFee = d.price;
+    }
     if (r.trust === 0n || r.trust > MAX_TRUST) fail('InvalidTrust', 'invalid trust');
     if (r.minReplicas === 0 || r.minReplicas > r.maxReplicas || r.maxReplicas > MAX_REPLICAS) fail('InvalidReplicas', 'invalid replicas');
     if ((r.flags ?? 0) > FLAG_SOLO) fail('InvalidFlags', 'unknown flags');

@@ -201,6 +201,9 @@ contract Hub {
     mapping(uint256 => mapping(bytes32 => uint256)) internal groupWeight;
     mapping(uint256 => mapping(bytes32 => uint256)) internal groupSize;
     mapping(address => uint256) public withdrawable;
+    /// Dataset rules: once its owner lists an app, a dataset may only be used with listed apps.
+    mapping(bytes32 => bool) public datasetRestricted;
+    mapping(bytes32 => mapping(bytes32 => bool)) public datasetAllowsApp;
 
     uint256[] internal open;
     uint256 public scheduleCursor;
@@ -211,6 +214,7 @@ contract Hub {
     event AppRegistered(bytes32 indexed app, address indexed owner, uint256 price, uint8 category, string uri);
     event DatasetRegistered(bytes32 indexed dataset, address indexed owner, uint256 price, string uri);
     event PriceChanged(bytes32 indexed asset, uint256 price);
+    event DatasetAppAllowed(bytes32 indexed dataset, bytes32 indexed app, bool allowed);
     event TaskRequested(
         uint256 indexed taskId,
         address indexed requester,
@@ -241,6 +245,7 @@ contract Hub {
     error AlreadyRegistered(bytes32 hash);
     error UnknownApp(bytes32 app);
     error UnknownDataset(bytes32 dataset);
+    error AppNotAllowed(bytes32 dataset, bytes32 app);
     error NotOwner(bytes32 asset, address caller);
     error InvalidCategory(uint256 category);
     error InvalidTrust(uint256 trust);
@@ -366,6 +371,16 @@ contract Hub {
         emit PriceChanged(dataset, price);
     }
 
+    /// @notice Dataset owner allows (or no longer allows) an app to use the dataset. The first call
+    ///         restricts the dataset to its allow list for good: a request pairing it with an app
+    ///         not on the list is refused (AppNotAllowed). The dataset's price is its fee per use.
+    function setDatasetApp(bytes32 dataset, bytes32 app, bool allowed) external {
+        if (datasets[dataset].owner != msg.sender) revert NotOwner(dataset, msg.sender);
+        datasetRestricted[dataset] = true;
+        datasetAllowsApp[dataset][app] = allowed;
+        emit DatasetAppAllowed(dataset, app, allowed);
+    }
+
     /// @notice An app's record (owner zero when unknown).
     function getApp(bytes32 app) external view returns (Asset memory) {
         return apps[app];
@@ -454,6 +469,7 @@ contract Hub {
         if (a.owner == address(0)) revert UnknownApp(s.app);
         if (s.dataset != bytes32(0)) {
             if (datasets[s.dataset].owner == address(0)) revert UnknownDataset(s.dataset);
+            if (datasetRestricted[s.dataset] && !datasetAllowsApp[s.dataset][s.app]) revert AppNotAllowed(s.dataset, s.app);
             datasetFee = datasets[s.dataset].price;
         }
         if (s.trust == 0 || s.trust > MAX_TRUST) revert InvalidTrust(s.trust);

@@ -133,6 +133,18 @@ test('requestTask validation', async () => {
   await expectRefusal(outsider, HUB_ADDRESS, hubData('registerApp', [APP, 0n, 0, '']), 'AlreadyRegistered');
   await expectRefusal(outsider, HUB_ADDRESS, hubData('registerApp', ['0x' + '78'.repeat(32), 0n, 4, '']), 'InvalidCategory');
   await expectRefusal(outsider, HUB_ADDRESS, hubData('setAppPrice', [APP, 0n]), 'NotOwner');
+  // dataset rules: once its owner lists apps, pairing the dataset with another app is refused
+  const ds = '0x' + 'd9'.repeat(32);
+  const other = '0x' + 'a8'.repeat(32);
+  assert.equal((await f.hubTx(owner, 'registerDataset', [ds, 10n ** 15n, 'ipfs://ds'])).status, 1);
+  assert.equal((await f.hubTx(owner, 'registerApp', [other, 0n, 0, 'ipfs://other'])).status, 1);
+  await expectRefusal(outsider, HUB_ADDRESS, hubData('setDatasetApp', [ds, APP, true]), 'NotOwner');
+  assert.equal(await f.revertOf(requester, HUB_ADDRESS, req([other, ds, '0x', 3n, 1n, 4n, ETH, ZERO20]), ETH), null, 'unrestricted: any app');
+  assert.equal((await f.hubTx(owner, 'setDatasetApp', [ds, APP, true])).status, 1);
+  await expectRefusal(requester, HUB_ADDRESS, req([other, ds, '0x', 3n, 1n, 4n, ETH, ZERO20]), 'AppNotAllowed', ETH);
+  assert.equal(await f.revertOf(requester, HUB_ADDRESS, req([APP, ds, '0x', 3n, 1n, 4n, ETH, ZERO20]), ETH), null, 'the listed app');
+  assert.equal((await f.hubTx(owner, 'setDatasetApp', [ds, APP, false])).status, 1);
+  await expectRefusal(requester, HUB_ADDRESS, req([APP, ds, '0x', 3n, 1n, 4n, ETH, ZERO20]), 'AppNotAllowed', ETH);
 });
 
 test('Staking: only the Hub slashes or locks; locked stake cannot be unbonded; unbonding waits', async () => {

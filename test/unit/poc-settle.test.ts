@@ -124,3 +124,21 @@ test('market model: a dissent makes the scheduler top up exactly what the vote n
   assert.equal(more.length, 3);
   assert.ok(more.every((a) => !first.includes(a)));
 });
+
+test('market model: a dataset restricted to its allow list refuses other apps at request time', () => {
+  const m = new MarketModel();
+  const app = '0x' + 'aa'.repeat(32);
+  const other = '0x' + 'ab'.repeat(32);
+  const ds = '0x' + 'dd'.repeat(32);
+  m.registerApp(E(90), app, 0n, 0);
+  m.registerApp(E(90), other, 0n, 0);
+  m.registerDataset(E(91), ds, 5n);
+  const req = (a: string) => m.requestTask(1n, E(100), { app: a, dataset: ds, trust: 3n, minReplicas: 1, maxReplicas: 2, maxPrice: 5n, value: 10n ** 16n });
+  assert.equal(req(other), 1n, 'unrestricted: any app');
+  assert.throws(() => m.setDatasetApp(E(90), ds, app, true), { code: 'NotOwner' });
+  m.setDatasetApp(E(91), ds, app, true);
+  assert.throws(() => req(other), { code: 'AppNotAllowed' });
+  assert.equal(req(app), 2n);
+  m.setDatasetApp(E(91), ds, app, false);
+  assert.throws(() => req(app), { code: 'AppNotAllowed' }, 'an emptied list allows nothing');
+});
