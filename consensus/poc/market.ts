@@ -2,7 +2,8 @@
  * MarketModel: the Staking + Hub system contracts as a plain TypeScript state machine, step for
  * step the same state transitions (same list orders, same rounding, same refusals) so tests can
  * drive the contracts and the model with the same inputs and compare every observable. It assumes
- * each system call has enough gas to finish its bounded scan (Hub.MIN_GAS_PER_TASK never bites).
+ * each system call has enough gas to finish its bounded scan (the Hub's gas rule never bites; hub-market.test.ts
+ * tests that rule on its own).
  * Refusals throw PocError whose code is the contract's custom error name.
  */
 import { PocError } from '../../lib/errors.ts';
