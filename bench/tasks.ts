@@ -10,24 +10,16 @@
  *   the node's `pocchain_systemGas` (metered around each system call in consensus/hub.ts; system
  *   calls have no receipt). System gas is per block, so it is spread over the tasks of the run.
  *
- * - bag: BENCH_BAG tasks (default 1,000) as jobs of up to 256 (Hub.requestTasks, one transaction
- *   and one escrow each); tasks/min = tasks / (last settled − first sent), gas per task as above.
- * - worst schedule(): the Hub bytecode on anvil with a full active list (256 executors) and
- *   32-replica tasks at the highest trust; the gas of the heaviest schedule() (the gas rule stops
- *   it short of the 30M system-call limit).
- *
- * Run: `npm run bench:tasks` (env BENCH_TASKS=N burst size, BENCH_BAG bag size, BENCH_BLOCK_MS block time).
+ * Run: `npm run bench:tasks` (env BENCH_TASKS=N burst size, BENCH_BLOCK_MS block time).
  */
 import { Transaction, Wallet, parseEther, parseUnits, ZeroHash, ZeroAddress } from 'ethers';
 import { PocNet, WASM } from '../test/fixtures/poc-net.ts';
 import { hubIface } from '../executor/hub-client.ts';
-import { HUB_ADDRESS, MAX_BAG, MAX_EXECUTORS, MAX_TRUST, MIN_REWARD_PER_REPLICA, SYSTEM_ADDRESS, SYSTEM_CALL_GAS } from '../consensus/poc/index.ts';
-import { startHubFixture } from '../test/contracts/hub-fixture.ts';
+import { HUB_ADDRESS } from '../consensus/poc/index.ts';
 
 const N = Number(process.env.BENCH_TASKS ?? 40);
 const SERIAL = Number(process.env.BENCH_SERIAL ?? 10);
 const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 200);
-const BAG = Number(process.env.BENCH_BAG ?? 1000);
 const FINALIZED = hubIface.getEvent('TaskFinalized')!.topicHash;
 
 const pct = (xs: number[], p: number) => {
@@ -39,8 +31,7 @@ async function main() {
   const net = await PocNet.start(BLOCK_MS);
   try {
     const E = [1, 2, 3];
-    // 150 coins each: 1,500 lock slots, so a bag of 1,000 is not held back by stake
-    await Promise.all(E.map((i) => net.startExecutor(i, { args: ['--withdraw-every', '0', '--stake', '150'] })));
+    await Promise.all(E.map((i) => net.startExecutor(i, { args: ['--withdraw-every', '0'] })));
     const app = await net.publishApp(0, WASM('echo'));
     const requester = new Wallet(net.wallet(0).privateKey);
     const chainId = Number((await net.provider.getNetwork()).chainId);
@@ -120,39 +111,9 @@ async function main() {
     const burst = await runBatch(N, 1000);
     const burstGas = await gasOf(burst.startBlock, burst.endBlock);
 
-    // a bag: jobs of up to MAX_BAG tasks, one requestTasks transaction each
-    const bagStart = await net.provider.getBlockNumber();
-    const t0 = performance.now();
-    const jobs: { first: number; count: number; gas: bigint }[] = [];
-    const hubW = net.hub.connect(new Wallet(net.wallet(0).privateKey, net.provider)) as typeof net.hub;
-    for (let k = 0; k < BAG; k += MAX_BAG) {
-      const count = Math.min(MAX_BAG, BAG - k);
-      const inputs = Array.from({ length: count }, (_, i) => new TextEncoder().encode(`bag ${k + i}`));
-      const rc = await (await hubW.requestTasks!([app, ZeroHash, 5, 3, 3, 0, ZeroAddress, 0], inputs, { value: parseEther('0.01') * BigInt(count), gasLimit: 29_000_000n })).wait();
-      const ev = rc!.logs.map((l: any) => hubIface.parseLog(l)).find((l: any) => l?.name === 'JobRequested')!;
-      jobs.push({ first: Number(ev.args.firstTaskId), count, gas: rc!.gasUsed });
-    }
-    let settled = 0;
-    while (settled < BAG) {
-      settled = 0;
-      for (const j of jobs) {
-        const [st] = await net.hub.taskResults!(j.first, j.count);
-        for (const x of st as bigint[]) {
-          if (x === 4n) throw new Error('a bag task failed');
-          if (x === 3n) settled++;
-        }
-      }
-      if (settled < BAG) await new Promise((r) => setTimeout(r, 200));
-    }
-    const bagMs = performance.now() - t0;
-    const bagEnd = await net.provider.getBlockNumber();
-    const bagGas = await gasOf(bagStart, bagEnd);
-    const bagReq = jobs.reduce((s, j) => s + j.gas, 0n);
-
     const rows = [
       ['scenario', 'tasks', 'tasks/min', 'p50 latency', 'p90 latency', 'p50 blocks', 'gas/task (txs)', 'gas/task (system)', 'gas/task (total)'],
       ['serial', String(SERIAL), (SERIAL / ((serial.ms.reduce((a, b) => a + b, 0)) / 60_000)).toFixed(1), `${pct(serial.ms, 50).toFixed(0)} ms`, `${pct(serial.ms, 90).toFixed(0)} ms`, String(pct(serial.blocks, 50)), String((serialReqGas + serialGas.exec) / BigInt(SERIAL)), String(serialGas.sys / BigInt(SERIAL)), String((serialReqGas + serialGas.exec + serialGas.sys) / BigInt(SERIAL))],
-      ['bag', String(BAG), (BAG / (bagMs / 60_000)).toFixed(1), '-', '-', String(bagEnd - bagStart), String((bagReq + bagGas.exec) / BigInt(BAG)), String(bagGas.sys / BigInt(BAG)), String((bagReq + bagGas.exec + bagGas.sys) / BigInt(BAG))],
       ['burst', String(N), (N / (burst.spanMs / 60_000)).toFixed(1), `${pct(burst.latencyMs, 50).toFixed(0)} ms`, `${pct(burst.latencyMs, 90).toFixed(0)} ms`, String(pct(burst.latencyBlocks, 50)), String((burst.requestGas + burstGas.exec) / BigInt(N)), String(burstGas.sys / BigInt(N)), String((burst.requestGas + burstGas.exec + burstGas.sys) / BigInt(N))],
     ];
     const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -160,12 +121,9 @@ async function main() {
     for (const r of rows) console.log(r.map((x, c) => x.padEnd(w[c]!)).join('  '));
     if (serialGas.missing + burstGas.missing > 0) console.log(`(system gas missing for ${serialGas.missing + burstGas.missing} blocks)`);
     console.log('gas/task (txs) = requestTask + 3 × contribute + 3 × reveal; (system) = Hub.schedule + Hub.finalize of all blocks of the run / tasks');
-    console.log(`bag: ${jobs.length} job(s) of up to ${MAX_BAG} (requestTasks ${bagReq / BigInt(BAG)} gas/task); "p50 blocks" column = blocks from the first request to the last settlement`);
-    const worst = await worstSchedule();
-    console.log(`worst schedule() at ${MAX_EXECUTORS} executors (Hub bytecode on anvil, 32-replica tasks at trust ${MAX_TRUST}): ${worst.gas} gas of the ${SYSTEM_CALL_GAS} limit, ${worst.tasks} task(s) assigned, ${worst.draws} draws`);
     if (process.env.BENCH_JSON) {
       const fig = (ms: number[], count: number, spanMs: number) => ({ tasks: count, tasksPerMin: count / (spanMs / 60_000), p50Ms: pct(ms, 50), p90Ms: pct(ms, 90) });
-      const out = { blockTimeMs: BLOCK_MS, serial: fig(serial.ms, SERIAL, serial.ms.reduce((a, b) => a + b, 0)), burst: fig(burst.latencyMs, N, burst.spanMs), gasPerTaskBurst: String((burst.requestGas + burstGas.exec + burstGas.sys) / BigInt(N)), bag: { tasks: BAG, tasksPerMin: BAG / (bagMs / 60_000), gasPerTask: String((bagReq + bagGas.exec + bagGas.sys) / BigInt(BAG)) }, worstScheduleGas: String(worst.gas) };
+      const out = { blockTimeMs: BLOCK_MS, serial: fig(serial.ms, SERIAL, serial.ms.reduce((a, b) => a + b, 0)), burst: fig(burst.latencyMs, N, burst.spanMs), gasPerTaskBurst: String((burst.requestGas + burstGas.exec + burstGas.sys) / BigInt(N)) };
       (await import('node:fs')).writeFileSync(process.env.BENCH_JSON, JSON.stringify(out));
     }
   } catch (e) {
@@ -173,24 +131,6 @@ async function main() {
     throw e;
   } finally {
     await net.stop();
-  }
-}
-
-/** The heaviest schedule() the gas rule allows: a full active list and 32-replica tasks at the highest trust. */
-async function worstSchedule(): Promise<{ gas: bigint; tasks: number; draws: number }> {
-  const f = await startHubFixture(MAX_EXECUTORS + 4);
-  try {
-    const [owner, requester] = f.accounts as [string, string];
-    for (const e of f.accounts.slice(2, 2 + MAX_EXECUTORS)) await f.stakingTx(e, 'stakeExecutor', [], 5n * 10n ** 18n);
-    const app = '0x' + 'b7'.repeat(32);
-    await f.hubTx(owner, 'registerApp', [app, 0n, 3, 'bench']);
-    for (let i = 0; i < 12; i++) await f.hubTx(requester, 'requestTask', [app, ZeroHash, '0x', MAX_TRUST, 32n, 32n, 0n, ZeroAddress], 32n * MIN_REWARD_PER_REPLICA);
-    const r = await f.send(SYSTEM_ADDRESS, HUB_ADDRESS, f.hub.encodeFunctionData('schedule', [7n]), 0n, SYSTEM_CALL_GAS);
-    if (r.status !== 1) throw new Error('schedule reverted');
-    const assigned = f.parseLogs(r).filter((l) => l.name === 'TaskAssigned');
-    return { gas: r.gasUsed, tasks: new Set(assigned.map((l) => String(l.args[0]))).size, draws: assigned.length };
-  } finally {
-    await f.stop();
   }
 }
 
