@@ -141,6 +141,7 @@ if (!failed('tasks', 'compute tasks')) {
 if (!failed('gas', 'L1 gas')) {
   const f = (results.gas as any).fig;
   for (const k of Object.keys(f.checkpoint)) add(`gas per checkpoint, ${k} validators`, String(f.checkpoint[k]), `${Math.floor((2 * Number(k)) / 3) + 1} signatures, anvil`);
+  for (const k of Object.keys(f.checkpointBls ?? {})) add(`gas per BLS aggregate checkpoint, ${k} validators`, String(f.checkpointBls[k]), `${Math.floor((2 * Number(k)) / 3) + 1} signers in one aggregate (EIP-2537), anvil; node verifies it in ${f.blsVerifyMs[k]} ms`);
   add('gas per release (Vault.release)', String(f.release), 'Merkle proof of 32 hashes, anvil');
 }
 
