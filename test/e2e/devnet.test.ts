@@ -11,78 +11,32 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Contract, JsonRpcProvider, Wallet, WebSocketProvider, parseEther } from 'ethers';
 import { CLI, NODE, ROOT, tempDir, waitFor } from '../helpers/proc.ts';
-import { isPortFree } from '../../devnet/ports.ts';
-import { parseStatusLine } from '../../devnet/status.ts';
+import { alive, ctrlC, freeRange, spawnGroup, type DevnetRun } from '../helpers/devnet.ts';
 import { abiOf } from '../../bridge/abi.ts';
 import { devAccounts } from '../../lib/keys.ts';
 import { l1Provider } from '../../devnet/bridge-setup.ts';
 import { ensureExamples, WASM } from '../fixtures/poc-net.ts';
 
-/** A run of `n` consecutive free ports on 127.0.0.1, none of them in `avoid`. */
-async function freeRange(n: number, avoid: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    // below Linux's ephemeral range (32768+), so no outgoing connection takes a port meant for a node
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = Array.from({ length: n }, (_, i) => base + i);
-    if (ports.some((p) => avoid.has(p))) continue;
-    if ((await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)) {
-      ports.forEach((p) => avoid.add(p));
-      return base;
-    }
-  }
-  throw new Error('no free port range');
-}
-
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-  statuses: () => Record<string, string>[];
-}
-
 /**
  * `npm start -- <args>` (or, with `direct`, `pocchain devnet <args>`) in its own process group, as
  * a terminal would run it.
  */
-function start(args: string[], direct = false): Run {
-  const env: Record<string, string | undefined> = { ...process.env, npm_config_update_notifier: 'false' };
-  delete env.NODE_TEST_CONTEXT;
+function start(args: string[], direct = false): DevnetRun {
   const [cmd, argv] = direct ? [NODE, [CLI, 'devnet', ...args]] : ['npm', ['start', '--', ...args]];
-  const child = spawn(cmd, argv, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, out: () => out, err: () => err, exited, statuses: () => out.split('\n').map(parseStatusLine).filter((s): s is Record<string, string> => s !== null) };
+  return spawnGroup(cmd, argv, { cwd: ROOT, env: { ...process.env, npm_config_update_notifier: 'false' } });
 }
-
-/** Ctrl-C in a terminal: SIGINT to the whole foreground process group. */
-function ctrlC(r: Run): void {
-  process.kill(-r.child.pid!, 'SIGINT');
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function manifestPids(m: any): number[] {
   return [...m.nodes.map((n: any) => n.pid), ...m.executors.map((e: any) => e.pid), m.relayer.pid, m.l1.pid];
 }
 
-async function waitStatus(r: Run, dir: string, what: string, pred: (s: Record<string, string>) => boolean, timeoutMs = 150_000): Promise<Record<string, string>> {
+async function waitStatus(r: DevnetRun, dir: string, what: string, pred: (s: Record<string, string>) => boolean, timeoutMs = 150_000): Promise<Record<string, string>> {
   try {
     return await waitFor(what, async () => {
       if (r.child.exitCode !== null) throw new Error(`devnet exited ${r.child.exitCode}: ${r.err()}`);
@@ -204,8 +158,7 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
       await ws.destroy();
     }
   } finally {
-    ctrlC(run);
-    await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
+    await ctrlC(run);
   }
   // npm re-raises the SIGINT on itself once its script has exited (what it does for any script)
   assert.ok(run.child.exitCode === 0 || run.child.signalCode === 'SIGINT', `npm: ${run.child.exitCode ?? run.child.signalCode}`);
@@ -248,8 +201,7 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
     await waitStatus(run, dir, 'the chain resumes after a kill', (x) => n(x.height) > second && x.procs === '9/9');
     pids = manifestPids(JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')));
   } finally {
-    ctrlC(run);
-    await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
+    await ctrlC(run);
   }
   assert.equal(run.child.exitCode, 0, run.err());
   assert.doesNotMatch(run.err(), /error|exited unexpectedly|forced/);
@@ -270,8 +222,7 @@ test('npm start: whole system up, status, ethers, Ctrl-C stops every child, reru
       sc.destroy();
     }
   } finally {
-    ctrlC(run);
-    await waitFor('devnet exit', async () => run.child.exitCode !== null || run.child.signalCode !== null, 90_000, 200);
+    await ctrlC(run);
   }
   assert.equal(run.child.exitCode, 0, run.err());
   for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} exited`);
