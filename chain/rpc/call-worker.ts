@@ -15,7 +15,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { MerkleStateManager } from '@ethereumjs/statemanager';
+import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import type { BatchDBOp, DB } from '@ethereumjs/util';
 import { createChainCommon } from '../common.ts';
 import { ChainStore, type StateDB } from '../store.ts';
@@ -89,11 +89,13 @@ async function main(): Promise<void> {
   const common = createChainCommon(data.chainId);
   const db = new SnapshotDB(store.stateDB, data.cacheNodes);
   const trie = new MerklePatriciaTrie({ db, useKeyHashing: true, valueEncoding: 'view', common });
-  const base = new MerkleStateManager({ trie, common });
   const env: CallEnv = {
     common,
     async stateAt(root) {
-      const sm = base.shallowCopy(false);
+      // Caches per job: writes stay in memory (no trie insert and hash per SSTORE), and the
+      // runs of one estimate share what they read. Measured on a devnet (eth_estimateGas of
+      // Hub.requestTasks): 64 tasks 2.7 s -> 0.86 s; 256 tasks past the 5 s timeout -> 3.6 s.
+      const sm = new MerkleStateManager({ trie: trie.shallowCopy(false), common, caches: new Caches() });
       await sm.setStateRoot(root);
       return sm;
     },

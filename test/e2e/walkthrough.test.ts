@@ -13,7 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { JsonRpcProvider, keccak256, parseEther } from 'ethers';
 import { CLI, NODE, ROOT, tempDir } from '../helpers/proc.ts';
@@ -85,13 +85,17 @@ test('README walk-through runs exactly as written (machine npx, devnet found thr
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
   assert.equal(blocks.length, 2, 'the task block and the bridge block');
   const script = blocks.join('\n');
-  for (const must of ['app publish', 'task submit', 'task show', 'balance', 'withdraw --key', 'bridge deposit', 'bridge withdraw', 'bridge status']) assert.ok(script.includes(must), `the walk-through shows ${must}`);
+  for (const must of ['app publish', 'task submit', 'task show', 'balance', 'withdraw --key', 'bridge deposit', 'bridge withdraw', 'bridge status', '--inputs-file', 'job show']) assert.ok(script.includes(must), `the walk-through shows ${must}`);
   assert.doesNotMatch(script, /<[a-zA-Z]+>|0xYour/, 'no placeholders: runnable as written');
   // the app hash in the README is the hash of the example it publishes
   const echoHash = keccak256(readFileSync(WASM('echo')));
   assert.ok(script.includes(echoHash), `README's app hash is ${echoHash}`);
 
+  // the bag writes inputs.txt and results/ at the repository root, as a user's shell would
+  const bagFiles = [join(ROOT, 'inputs.txt'), join(ROOT, 'results')];
   const r = await exec('bash', ['-c', `set -euo pipefail\n${script}`], userEnv({ POCCHAIN_DEVNET_DIR: dir }));
+  const bagResults = [0, 1, 2].map((i) => join(ROOT, 'results', `${i}.out`)).map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : null));
+  if (!process.env.POCCHAIN_KEEP_TEST_DIRS) for (const f of bagFiles) rmSync(f, { recursive: true, force: true });
   const out = r.stdout;
   assert.equal(r.code, 0, `walk-through failed:\n${out}\n${r.stderr}`);
   assert.match(out, new RegExp(`app ${echoHash}`));
@@ -103,6 +107,11 @@ test('README walk-through runs exactly as written (machine npx, devnet found thr
   assert.match(out, /earned 0\.01 from 1 task\(s\)/);
   assert.match(out, /hub credit {4}0\.01/);
   assert.match(out, /withdrew 0\.01 \(hub-credit\)/);
+  // the bag: one job of three tasks, each result the echo of its line, shown by job show
+  assert.match(r.stderr, /3\/3 settled \(3 completed, 0 failed\)/, 'the bag settles, progress on stderr');
+  assert.deepEqual(bagResults, ['alpha', 'beta', 'gamma'], 'results/ holds each task\'s output, in input order');
+  assert.match(out, /job 2: 3 task\(s\) \d+\.\.\d+ {2}\(3 completed\)/);
+  assert.equal((out.match(/^ {2}task \d+ {2}completed {2}0x[0-9a-f]{64}$/gm) ?? []).length, 3, 'job show lists each task with its result');
   assert.match(out, /deposit \d+: 100\.0 to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 .*minted at sidechain block \d+/i);
   assert.match(out, /withdrawal \d+: 40\.0 to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, checkpoint \d+, released in L1 tx 0x/i);
   assert.match(out, /invariant locked = supply \+ pending withdrawals \+ unminted deposits: holds/);

@@ -92,7 +92,7 @@ test('explorer indices and pocchain_explorer* over a real chain: catch-up, live 
     // restart: the index resumes from its saved height (a task is requested meanwhile)
     await index.stop();
     const ZERO = '0x' + '00'.repeat(32);
-    await mine(chain, [signed(chain, 3, bob, 2n), signed(chain, 4, HUB_ADDRESS, 0n, hubIface.encodeFunctionData('requestTask', [app, ZERO, '0x68656c6c6f', 1n, 1n, 1n, 0n, '0x' + '00'.repeat(20)]))]);
+    await mine(chain, [signed(chain, 3, bob, 2n), signed(chain, 4, HUB_ADDRESS, 10n ** 15n, hubIface.encodeFunctionData('requestTask', [app, ZERO, '0x68656c6c6f', 1n, 1n, 1n, 0n, '0x' + '00'.repeat(20)]))]);
     index = new ExplorerIndex(join(dir, 'explorer-index'), chain);
     await index.start();
     await index.synced();
