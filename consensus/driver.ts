@@ -271,6 +271,7 @@ export class BftDriver {
           return void this.log.warn({ err: (err as Error).message, height: out.vote.height, round: out.vote.round }, 'signer refused vote');
         }
         await this.sendOwn({ type: 'vote', vote: v, verified: true }, { kind: 'vote', vote: v });
+        this.o.metrics?.votesSigned.inc({ type: v.type });
         if (this.o.byzantine?.doubleSign && this.o.me) {
           // TEST ONLY: a second, conflicting vote for the same height/round/type, signed around the signer
           const other = { ...out.vote, blockHash: out.vote.blockHash ? null : new Uint8Array(32).fill(0xbb) };

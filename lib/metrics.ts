@@ -48,6 +48,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     peers: new Gauge({ name: 'pocchain_p2p_peers', help: 'Connected peers', registers: [registry] }),
     commitLatencySeconds: new Histogram({ name: 'pocchain_consensus_commit_latency_seconds', help: 'Time from height start to commit', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry] }),
     consensusRound: new Gauge({ name: 'pocchain_consensus_round', help: 'Current consensus round', registers: [registry] }),
+    votesSigned: new Counter({ name: 'pocchain_consensus_votes_signed_total', help: 'Votes this validator signed and sent, by type (prevote, precommit)', labelNames: ['type'] as const, registers: [registry] }),
   };
   eventLoopDelayGauges(registry);
   return m;
