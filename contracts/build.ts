@@ -17,6 +17,9 @@ import solc from 'solc';
 const root = dirname(fileURLToPath(import.meta.url));
 const outDir = join(root, 'build');
 const SOURCE_DIRS = ['sidechain', 'l1', 'test'];
+/** Third-party libraries copied verbatim (l1/vendor/*): compiled and stamped with the rest, but
+ *  only used as internal library code, so they get no artifact of their own. */
+const isVendored = (file: string): boolean => file.split('/').includes('vendor');
 
 function listSol(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -65,6 +68,7 @@ export function compileAll(): Map<string, string> {
   }
   const files = new Map<string, string>();
   for (const [file, contracts] of Object.entries<Record<string, any>>(out.contracts ?? {})) {
+    if (isVendored(file)) continue;
     for (const [name, c] of Object.entries<any>(contracts)) {
       const artifact = {
         contractName: name,

@@ -16,6 +16,7 @@ import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT
 import { fetchContent } from '../../executor/content.ts';
 import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
 import { registerJobCommands, submitBag } from './jobs.ts';
+import { registerProveCommand } from './prove.ts';
 
 /** Coins from a flag (the kit's one amount parser; zero allowed for prices). */
 const coins = (v: unknown, what: string): bigint => parseAmount(v, what, { allowZero: true });
@@ -280,6 +281,7 @@ function taskCommands(program: Command): void {
       }
     }),
   );
+  registerProveCommand(task);
 }
 
 interface TaskOutcome {
