@@ -9,8 +9,8 @@
  */
 import { Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util';
 import { keccak256, toUtf8Bytes } from 'ethers';
-import type { SystemHooks } from '../chain/execute.ts';
-import type { Deposit, SysData } from '../consensus/envelope.ts';
+import type { SystemOps } from '../consensus/transition.ts';
+import type { Deposit } from '../consensus/envelope.ts';
 import { PocError } from '../lib/errors.ts';
 import { rootFromBranch, TREE_DEPTH } from './merkle.ts';
 
@@ -84,12 +84,11 @@ export async function applyDeposits(sm: StorageWriter, deposits: readonly Deposi
   await sm.putStorage(bridgeAddr, slotKey(MINTED_SLOT), bigIntToBytes(minted));
 }
 
-/** The system hook: mint the block's deposits before its transactions. */
-export function depositHooks(): SystemHooks {
+/** The bridge's step of the block transition: mint the block's deposits (consensus/transition.ts). */
+export function depositSteps(): SystemOps {
   return {
-    async beforeTxs(ctx) {
-      const sys = ctx.inputs as SysData | undefined;
-      await applyDeposits(ctx.vm.stateManager as unknown as StorageWriter, sys?.deposits ?? [], (to, amount) => ctx.credit(to, amount));
+    async deposits(ctx) {
+      await applyDeposits(ctx.vm.stateManager as unknown as StorageWriter, ctx.inputs.deposits, (to, amount) => ctx.credit(to, amount));
     },
   };
 }

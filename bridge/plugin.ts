@@ -19,7 +19,7 @@ import { loadKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/log.ts';
 import { CheckpointService } from './checkpoint-signer.ts';
 import type { BridgeNodeConfig } from './config.ts';
-import { BRIDGE_ADDRESS, depositHooks, readBridgeState, readNextNonce } from './deposits-hook.ts';
+import { BRIDGE_ADDRESS, depositSteps, readBridgeState, readNextNonce } from './deposits-hook.ts';
 import type { Deposit as L1Deposit } from './deposit.ts';
 import { DepositWatcher } from './watcher.ts';
 
@@ -112,7 +112,7 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
 
   const plugin: NodePlugin = {
     name: 'bridge',
-    hooks: depositHooks(),
+    steps: depositSteps(),
     methods: {
       pocchain_bridgeInfo: () =>
         cfg

@@ -2,8 +2,9 @@
  * Block execution: the one path that both builds a block (proposer) and verifies one (everyone
  * else, and sync). Same code, same order, so both sides compute the same roots.
  *
- * Order inside a block: `beforeTxs` system operations (bridge deposits, Hub.schedule), then the
- * transactions, then `afterTxs` system operations (Hub.finalize). System operations are not
+ * Order inside a block: `beforeTxs` system operations, then the transactions, then `afterTxs`
+ * system operations. Which operations and in what order is the protocol's, not this layer's: see
+ * consensus/transition.ts (epoch, slashing, deposits, schedule | txs | finalize). System operations are not
  * transactions: their logs are kept in a separate "system receipt" (as Polygon's state-sync
  * receipts), visible to eth_getLogs but outside receiptsRoot, so Ethereum tooling sees a plain
  * block.
@@ -38,21 +39,21 @@ export interface HeaderFields {
   extraData: Uint8Array;
 }
 
-/** What system operations see and may do during execution. */
-export interface SystemContext {
+/** What system operations see and may do during execution; `I` is the type of the block's system inputs. */
+export interface SystemContext<I = unknown> {
   vm: VM;
   block: Block;
   /** Call a contract as SYSTEM_ADDRESS; reverts throw BLOCK_INVALID unless allowRevert. */
   call(to: Address, data: Uint8Array, opts?: { allowRevert?: boolean }): Promise<Uint8Array>;
   /** Credit native balance (bridge deposits). */
   credit(to: Address, amount: bigint): Promise<void>;
-  /** System inputs carried with this block (deposits, evidence...), opaque to the chain layer. */
-  inputs: unknown;
+  /** System inputs carried with this block (deposits, evidence...), typed by the layer that defines them. */
+  inputs: I | undefined;
 }
 
-export interface SystemHooks {
-  beforeTxs?(ctx: SystemContext): Promise<void>;
-  afterTxs?(ctx: SystemContext): Promise<void>;
+export interface SystemHooks<I = unknown> {
+  beforeTxs?(ctx: SystemContext<I>): Promise<void>;
+  afterTxs?(ctx: SystemContext<I>): Promise<void>;
 }
 
 export interface ExecuteInput {

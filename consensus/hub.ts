@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util';
 import { Interface } from 'ethers';
 import type { Genesis } from '../chain/genesis.ts';
-import type { SystemContext, SystemHooks } from '../chain/execute.ts';
+import type { SystemContext } from '../chain/execute.ts';
+import type { SystemOps } from './transition.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
 import { contentHandler } from '../executor/content.ts';
 import { isPocError } from '../lib/errors.ts';
@@ -119,10 +120,10 @@ async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): P
 }
 
 /**
- * The Hub system-call hooks (schedule before txs, finalize after), reverts tolerated and logged.
- * `onGas` receives each block's system-call gas (for pocchain_systemGas and the bench).
+ * The Hub's steps of the block transition (schedule before txs, finalize after), reverts tolerated
+ * and logged. `onGas` receives each block's system-call gas (for pocchain_systemGas and the bench).
  */
-export function hubHooks(getLogger: () => Logger = () => silentLogger, onGas?: (block: bigint, g: SystemGas) => void): SystemHooks {
+export function hubSteps(getLogger: () => Logger = () => silentLogger, onGas?: (block: bigint, g: SystemGas) => void): SystemOps {
   const hub = new Address(hexToBytes(HUB_ADDRESS));
   let pending = 0n;
   // schedule/finalize return nothing, so any returned bytes mean the call reverted.
@@ -132,11 +133,11 @@ export function hubHooks(getLogger: () => Logger = () => silentLogger, onGas?: (
     return gas;
   };
   return {
-    async beforeTxs(ctx) {
+    async schedule(ctx) {
       const randomness = BigInt(bytesToHex(ctx.block.header.mixHash));
       pending = await run(ctx, 'schedule', encodeSchedule(randomness));
     },
-    async afterTxs(ctx) {
+    async finalize(ctx) {
       const finalize = await run(ctx, 'finalize', encodeFinalize());
       onGas?.(ctx.block.header.number, { schedule: pending, finalize });
     },
@@ -153,7 +154,7 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
   let onBlock: ((ev: CommittedBlockEvent) => void) | undefined;
   let chainRef: PluginContext['chain'] | undefined;
   const withHub = hubInGenesis(opts.genesis);
-  // The hooks object is created now (the chain takes it at open); its logger is swapped in start().
+  // The steps are created now (the chain takes them at open); their logger is swapped in start().
   // Gas of the system calls of recently executed blocks, by number (the last execution of a
   // height wins: a re-proposed height is executed again with its new contents).
   const gasByBlock = new Map<bigint, SystemGas>();
@@ -162,11 +163,11 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     gasByBlock.set(n, g);
     if (gasByBlock.size > 4096) gasByBlock.delete(gasByBlock.keys().next().value!);
   };
-  const hooks: SystemHooks | undefined = withHub ? hubHooks(() => logger, recordGas) : undefined;
+  const steps: SystemOps | undefined = withHub ? hubSteps(() => logger, recordGas) : undefined;
   const serve = contentHandler((hash) => store.get(hash));
   return {
     name: 'hub',
-    ...(hooks ? { hooks } : {}),
+    ...(steps ? { steps } : {}),
     methods: {
       pocchain_putContent: async ([data]) => {
         // bound before any work: the length says the size, the regexp runs only on what fits

@@ -21,7 +21,8 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import type { HDNodeWallet } from 'ethers';
 import { P2PNode } from '../chain/p2p/index.ts';
 import { BftDriver } from './driver.ts';
-import { combineHooks, type NodePlugin } from './plugin.ts';
+import type { NodePlugin } from './plugin.ts';
+import { blockTransition, implementedSteps, TRANSITION_VERSION } from './transition.ts';
 import type { TimeoutConfig } from './bft/machine.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
 
@@ -89,7 +90,9 @@ export class PocNode {
     const logger = o.logger ?? silentLogger;
     const metrics = createMetrics();
     const plugins = o.plugins ?? [];
-    const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: combineHooks(plugins.map((p) => p.hooks)) });
+    const steps = plugins.map((p) => p.steps);
+    const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: blockTransition(steps) });
+    logger.info({ version: TRANSITION_VERSION, steps: implementedSteps(steps) }, 'block transition');
     const pool = new TxPool(chain, o.pool);
     registerTxWorkMetrics(metrics.registry, chain.counters);
     const calls = new WorkerCallRunner({

@@ -1,13 +1,14 @@
 /**
  * Node plugins: how the upper layers (proof-of-contribution system calls, the bridge) attach to a
- * node without the composition root knowing their insides. A plugin may contribute system hooks
- * (run inside block execution, in plugin order), system inputs for proposals (deposits), RPC
+ * node without the composition root knowing their insides. A plugin may contribute operations for
+ * steps of the block transition (run in the protocol's order, consensus/transition.ts, whatever
+ * the plugin order), system inputs for proposals (deposits), RPC
  * methods, HTTP routes, and a start/stop lifecycle with access to the node's parts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Chain } from '../chain/chain.ts';
 import type { TxPool } from '../chain/txpool.ts';
-import type { SystemHooks } from '../chain/execute.ts';
+import type { SystemOps } from './transition.ts';
 import type { RpcMethod } from '../chain/rpc/server.ts';
 import type { P2PNode } from '../chain/p2p/index.ts';
 import type { Logger } from '../lib/log.ts';
@@ -28,24 +29,12 @@ export interface PluginContext {
 
 export interface NodePlugin {
   name: string;
-  hooks?: SystemHooks;
+  /** operations for steps of the block transition */
+  steps?: SystemOps;
   /** at most one plugin provides system inputs (deposits) */
   system?: SystemInputSource;
   methods?: Record<string, RpcMethod>;
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   start?(ctx: PluginContext): Promise<void>;
   stop?(): Promise<void>;
-}
-
-/** Run several plugins' hooks as one, in order. */
-export function combineHooks(list: (SystemHooks | undefined)[]): SystemHooks {
-  const hs = list.filter((h): h is SystemHooks => !!h);
-  return {
-    async beforeTxs(ctx) {
-      for (const h of hs) if (h.beforeTxs) await h.beforeTxs(ctx);
-    },
-    async afterTxs(ctx) {
-      for (const h of hs) if (h.afterTxs) await h.afterTxs(ctx);
-    },
-  };
 }

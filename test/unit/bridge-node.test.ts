@@ -15,7 +15,8 @@ import { buildGenesis } from '../../chain/devgenesis.ts';
 import type { Deposit, SysData } from '../../consensus/envelope.ts';
 import { sysHash } from '../../consensus/envelope.ts';
 import { readBridgeState } from '../../bridge/deposits-hook.ts';
-import { depositHooks } from '../../bridge/deposits-hook.ts';
+import { depositSteps } from '../../bridge/deposits-hook.ts';
+import { blockTransition } from '../../consensus/transition.ts';
 import { checkDeposits, toSysDeposit } from '../../bridge/plugin.ts';
 import { decodeCheckpointMessage, encodeCheckpointMessage } from '../../bridge/checkpoint-signer.ts';
 import { resolveBridgeConfig } from '../../bridge/config.ts';
@@ -32,7 +33,7 @@ const sys = (deposits: Deposit[]): SysData => ({ evidence: [], deposits });
 async function openChain() {
   const dir = mkdtempSync(join(tmpdir(), 'bridge-node-'));
   const genesis = buildGenesis({ chainId: 4242, validators: [{ pubKey: '0x' + '11'.repeat(32), address: Wallet.createRandom().address, power: 1 }] });
-  const chain = await Chain.open({ datadir: dir, genesis, hooks: depositHooks() });
+  const chain = await Chain.open({ datadir: dir, genesis, hooks: blockTransition([depositSteps()]) });
   return { chain, genesis, dir, close: async () => (await chain.close(), rmSync(dir, { recursive: true, force: true })) };
 }
 

@@ -14,7 +14,8 @@ import { Interface, Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { Chain } from '../../chain/chain.ts';
 import { buildGenesis } from '../../chain/devgenesis.ts';
 import { sysHash, type SysData } from '../../consensus/envelope.ts';
-import { depositHooks } from '../../bridge/deposits-hook.ts';
+import { depositSteps } from '../../bridge/deposits-hook.ts';
+import { blockTransition } from '../../consensus/transition.ts';
 import { RpcServer, RpcError } from '../../chain/rpc/server.ts';
 import { ExplorerIndex } from '../../explorer/indexer.ts';
 import { createExplorerApi } from '../../explorer/api.ts';
@@ -45,7 +46,7 @@ async function mine(chain: Chain, txs: ReturnType<typeof signed>[], sys: SysData
 test('explorer indices and pocchain_explorer* over a real chain: catch-up, live blocks, search, bad input', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'explorer-index-'));
   const genesis = buildGenesis({ chainId: 4243, funded: [alice.address], validators: [{ pubKey: '0x' + '22'.repeat(32), address: Wallet.createRandom().address, power: 3 }] });
-  const chain = await Chain.open({ datadir: join(dir, 'chain'), genesis, hooks: depositHooks() });
+  const chain = await Chain.open({ datadir: join(dir, 'chain'), genesis, hooks: blockTransition([depositSteps()]) });
   let index = new ExplorerIndex(join(dir, 'explorer-index'), chain);
   const api = createExplorerApi({ chain: () => chain, index: () => index, validators: genesis.validators });
   const call = (m: string, p: unknown[] = []) => api[m]!(p, { id: 1 }) as Promise<any>;
