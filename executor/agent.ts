@@ -26,8 +26,8 @@ import { Wallet, ZeroHash, keccak256, zeroPadValue, type Contract, type JsonRpcP
 import { PocError, isPocError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { HUB_ADDRESS, MIN_EXECUTOR_STAKE, TaskStatus, AssignmentStatus, resultHash, resultSeal } from '../consensus/poc/index.ts';
-import { runWorkload, type WorkloadLimits } from './sandbox.ts';
-import { ContentCache, fetchContent } from './content.ts';
+import { categoryLimits, runWorkload, type WorkloadLimits } from './sandbox.ts';
+import { ContentCache, MAX_CONTENT_BYTES, fetchAsset } from './content.ts';
 import { TaskJournal, newSalt, type TaskRecord } from './journal.ts';
 import { TxSender, hubContract, hubIface, makeProvider, stakingContract, explainError } from './hub-client.ts';
 import { subscribeLogs, type RawLog } from './subscription.ts';
@@ -39,17 +39,6 @@ export const TEST_BEHAVIOURS: readonly TestBehaviour[] = ['wrong-result', 'silen
 
 /** What a `wrong-result` executor returns instead of running the workload: the same for all, so liars collude. */
 export const WRONG_RESULT = new TextEncoder().encode('wrong result\n');
-
-/**
- * Sandbox limits per task category (T = 5, 20, 60, 240 blocks). The wall time must leave room to
- * commit before the assignment expires (2T blocks), so it grows with T.
- */
-export const CATEGORY_LIMITS: readonly WorkloadLimits[] = [
-  { memoryPages: 256, timeoutMs: 2_000, maxOutputBytes: 1 << 20 },
-  { memoryPages: 1024, timeoutMs: 10_000, maxOutputBytes: 4 << 20 },
-  { memoryPages: 4096, timeoutMs: 60_000, maxOutputBytes: 8 << 20 },
-  { memoryPages: 16384, timeoutMs: 300_000, maxOutputBytes: 8 << 20 },
-];
 
 export interface AgentOptions {
   rpcUrl: string;
@@ -65,7 +54,7 @@ export interface AgentOptions {
   scanMs?: number;
   /** withdraw earnings this often (ms), default 30 s; 0 = never */
   withdrawEveryMs?: number;
-  /** largest app/dataset accepted (bytes), default 8 MiB */
+  /** largest app/dataset accepted (bytes), default MAX_CONTENT_BYTES */
   maxContentBytes?: number;
   /** first block to scan when there is no cursor yet; default head − 10,000 */
   fromBlock?: number;
@@ -352,7 +341,7 @@ export class ExecutorAgent {
       stdout = WRONG_RESULT; // TEST ONLY: a saboteur that does not compute
     } else {
       try {
-        const limits = this.#o.limits?.(Number(t.category)) ?? CATEGORY_LIMITS[Number(t.category)] ?? CATEGORY_LIMITS[0]!;
+        const limits = this.#o.limits?.(Number(t.category)) ?? categoryLimits(Number(t.category));
         const wasm = await this.#fetch('app', t.app as string);
         const dataset = t.dataset !== ZeroHash ? await this.#fetch('dataset', t.dataset as string) : undefined;
         const input = await this.#hub.taskInput(BigInt(id));
@@ -373,18 +362,11 @@ export class ExecutorAgent {
 
   /** App or dataset bytes by hash: node content store first, then the registered uri; verified. */
   async #fetch(kind: 'app' | 'dataset', hash: string): Promise<Uint8Array> {
-    const maxBytes = this.#o.maxContentBytes ?? 8 << 20;
+    const maxBytes = this.#o.maxContentBytes ?? MAX_CONTENT_BYTES;
     const cached = await this.#cache.get(hash);
     if (cached) return cached;
     const rec = kind === 'app' ? await this.#hub.getApp(hash) : await this.#hub.getDataset(hash);
-    const uri = String(rec.uri ?? '');
-    try {
-      return await fetchContent({ hash, baseUrl: this.#o.rpcUrl, maxBytes, cache: this.#cache });
-    } catch (e) {
-      // the node does not have it (404): try the uri the owner registered
-      if (!isPocError(e, 'CONTENT_UNAVAILABLE') || !/^https?:\/\//.test(uri)) throw e;
-    }
-    return fetchContent({ hash, url: uri, maxBytes, cache: this.#cache });
+    return fetchAsset({ hash, baseUrl: this.#o.rpcUrl, uri: String(rec.uri ?? ''), maxBytes, cache: this.#cache });
   }
 
   /** ran → committed: read the chain first (a commit may have landed before a crash), then contribute. */

@@ -19,6 +19,9 @@ export type ContentErrorCode = 'CONTENT_HASH_MISMATCH' | 'CONTENT_TOO_LARGE' | '
 
 const HASH_RE = /^0x[0-9a-f]{64}$/;
 
+/** Largest app or dataset an executor accepts by default (bytes). */
+export const MAX_CONTENT_BYTES = 8 << 20;
+
 /** keccak256 of content bytes, 0x-prefixed lower-case hex. */
 export function contentHash(bytes: Uint8Array): string {
   return keccak256(bytes);
@@ -98,6 +101,34 @@ export async function fetchContent(p: FetchContentParams): Promise<Uint8Array> {
   }
   await p.cache?.put(bytes);
   return bytes;
+}
+
+export interface FetchAssetParams {
+  /** Expected keccak256 of the bytes (an app's or a dataset's hash). */
+  hash: string;
+  /** Base URL of the node whose content store is asked first. */
+  baseUrl: string;
+  /** The uri the owner registered with the app or dataset: the fallback when the node has none. */
+  uri?: string;
+  maxBytes: number;
+  timeoutMs?: number;
+  cache?: ContentCache;
+}
+
+/**
+ * An app's or dataset's bytes by hash, verified: the node's content store first, then the uri its
+ * owner registered (http(s) only) when the node does not have them. One path for everyone who
+ * runs a workload (the executor agent, `pocchain task verify`), so they see the same bytes.
+ */
+export async function fetchAsset(p: FetchAssetParams): Promise<Uint8Array> {
+  const common = { hash: p.hash, maxBytes: p.maxBytes, ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}), ...(p.cache ? { cache: p.cache } : {}) };
+  try {
+    return await fetchContent({ ...common, baseUrl: p.baseUrl });
+  } catch (e) {
+    // the node does not have it (404): try the uri the owner registered
+    if (!(e instanceof PocError && e.code === 'CONTENT_UNAVAILABLE') || !/^https?:\/\//.test(p.uri ?? '')) throw e;
+  }
+  return fetchContent({ ...common, url: p.uri! });
 }
 
 function tooLarge(hash: string, maxBytes: number): PocError<ContentErrorCode> {

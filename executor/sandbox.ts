@@ -64,6 +64,23 @@ export interface RunWorkloadResult {
 /** Sensible defaults for a small workload category; callers pass their category's own limits. */
 export const DEFAULT_LIMITS: WorkloadLimits = { memoryPages: 256, timeoutMs: 10_000, maxOutputBytes: 1 << 20 };
 
+/**
+ * Sandbox limits per task category (T = 5, 20, 60, 240 blocks): the executors' and anyone's who
+ * re-runs a task to check it (`pocchain task verify`). The wall time must leave room to commit
+ * before the assignment expires (2T blocks), so it grows with T.
+ */
+export const CATEGORY_LIMITS: readonly WorkloadLimits[] = [
+  { memoryPages: 256, timeoutMs: 2_000, maxOutputBytes: 1 << 20 },
+  { memoryPages: 1024, timeoutMs: 10_000, maxOutputBytes: 4 << 20 },
+  { memoryPages: 4096, timeoutMs: 60_000, maxOutputBytes: 8 << 20 },
+  { memoryPages: 16384, timeoutMs: 300_000, maxOutputBytes: 8 << 20 },
+];
+
+/** The limits of a task's category (an unknown category gets the smallest). */
+export function categoryLimits(category: number): WorkloadLimits {
+  return CATEGORY_LIMITS[category] ?? CATEGORY_LIMITS[0]!;
+}
+
 /** Time allowed for a worker thread to boot before the run is declared a host failure. */
 const WORKER_BOOT_MS = 15_000;
 

@@ -17,6 +17,7 @@ import { fetchContent } from '../../executor/content.ts';
 import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
 import { registerJobCommands, submitBag } from './jobs.ts';
 import { registerProveCommand } from './prove.ts';
+import { registerVerifyCommand } from './verify.ts';
 
 /** Coins from a flag (the kit's one amount parser; zero allowed for prices). */
 const coins = (v: unknown, what: string): bigint => parseAmount(v, what, { allowZero: true });
@@ -282,6 +283,7 @@ function taskCommands(program: Command): void {
     }),
   );
   registerProveCommand(task);
+  registerVerifyCommand(task);
 }
 
 interface TaskOutcome {

@@ -3,6 +3,7 @@
  * is made deterministic by starting the honest executors' processes only after the liars have
  * committed (their assignments wait for them: the agents catch up from their journal cursor).
  * App category 1: T = 20 blocks of 150 ms, so 6 s to contribute after an assignment.
+ * `pocchain task verify` re-runs each settled task as anyone could and judges the chain's result.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { keccak256, parseEther } from 'ethers';
 import { PocNet, WASM } from '../fixtures/poc-net.ts';
 import { WRONG_RESULT } from '../../executor/agent.ts';
 import { resultHash } from '../../consensus/poc/index.ts';
+import { waitFor } from '../helpers/proc.ts';
 
 let net: PocNet;
 let app: string;
@@ -29,6 +31,7 @@ after(async () => {
 });
 
 const addr = (i: number) => net.executors.get(i)!.address;
+const verify = (taskId: bigint, json = true) => net.cli(['task', 'verify', String(taskId), '--rpc', net.node.url, ...(json ? ['--json'] : [])]);
 const stopHonest = () => Promise.all(HONEST.map((i) => net.executors.get(i)!.stop()));
 const startHonest = () => Promise.all(HONEST.map((i) => net.startExecutor(i, { args: ['--withdraw-every', '0'] })));
 
@@ -60,6 +63,15 @@ test('a liar: the correct result wins, the liar is slashed and its reputation dr
   // the liar's agent saw it lost and gave up instead of revealing
   const steps = net.journal(L1).filter((e) => e.task === String(taskId));
   assert.match(steps.at(-1)!.reason ?? '', /lost the vote|without our reveal/);
+  // anyone can re-run it: the honest result is what the workload computes
+  const v = await verify(taskId);
+  assert.equal(v.code, 0, v.stderr);
+  const r = JSON.parse(v.stdout);
+  assert.deepEqual([r.taskId, r.status, r.app, r.dataset, r.agrees, r.error], [String(taskId), 'completed', app, null, true, undefined]);
+  assert.equal(r.chainDigest, t.result);
+  assert.equal(r.localDigest, t.result);
+  assert.equal(r.inputHash, keccak256(new TextEncoder().encode('truth')));
+  assert.equal(r.limits.timeoutMs, 10_000, 'the sandbox limits of category 1, as the executors use');
 });
 
 test('a colluding minority below trust cannot win: no consensus, refunded at the final deadline', { timeout: 120_000 }, async () => {
@@ -77,6 +89,12 @@ test('a colluding minority below trust cannot win: no consensus, refunded at the
   assert.equal(votes[1][0], 4n);
   assert.equal(Number((await net.hub.getTask(taskId)).status), 1, 'colluders alone do not reach consensus');
   await startHonest();
+  // all five voted, no group can win: the task stays active until its final deadline (10T after
+  // the request), so there is nothing to verify yet
+  await waitFor('five contributions', async () => (await net.taskLogs(taskId)).filter((l) => l.name === 'Contributed').length === 5, 60_000, 150);
+  const early = await verify(taskId);
+  assert.equal(early.code, 1);
+  assert.equal(JSON.parse(early.stdout).error.code, 'TASK_NOT_FINAL');
   const t = await net.waitStatus(taskId, 4, 90_000);
   assert.equal(t.result, '0x' + '00'.repeat(32));
   const logs = await net.taskLogs(taskId);
@@ -87,4 +105,22 @@ test('a colluding minority below trust cannot win: no consensus, refunded at the
   assert.deepEqual(logs.filter((l) => l.name === 'Refunded').map((l) => l.args.amount), [escrow]);
   assert.equal((await net.hub.withdrawable(net.wallet(REQUESTER).address)) - owedBefore, escrow);
   for (const i of [...HONEST, L1, L2]) assert.equal((await net.staking.executorInfo(addr(i))).locked, 0n);
+  const late = await verify(taskId);
+  assert.equal(late.code, 1);
+  assert.equal(JSON.parse(late.stdout).error.code, 'TASK_NO_RESULT', 'a failed task has no result to check');
+});
+
+test('colluders win a trust-1 task with a wrong result: the chain accepts it, `task verify` does not', async () => {
+  await stopHonest(); // only the two liars answer; trust 1 accepts the first contribution
+  const { taskId } = await net.request(REQUESTER, { app, input: 'checked by anyone', trust: 1, replicas: [5, 5], escrow: parseEther('0.2'), maxPrice: 0n });
+  const t = await net.waitStatus(taskId, 3);
+  assert.equal(t.result, keccak256(WRONG_RESULT), 'the liars\' result is final on chain');
+  const v = await verify(taskId);
+  assert.equal(v.code, 2, `a distinct exit code for a disagreement: ${v.stderr}`);
+  const r = JSON.parse(v.stdout);
+  assert.deepEqual([r.error.code, r.agrees, r.chainDigest, r.localDigest], ['TASK_RESULT_MISMATCH', false, keccak256(WRONG_RESULT), keccak256(new TextEncoder().encode('checked by anyone'))]);
+  const text = await verify(taskId, false);
+  assert.equal(text.code, 2);
+  assert.match(text.stdout, /the local run gives 0x/);
+  assert.match(text.stderr, /^error \[TASK_RESULT_MISMATCH\]/m);
 });
