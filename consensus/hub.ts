@@ -16,10 +16,12 @@
  *
  * Content store. `pocchain_putContent(hexBytes)` saves bytes under <datadir>/content/<hash> and
  * returns keccak256(bytes); `GET /content/0x<hash>` serves them (executor/content.ts verifies on
- * both sides). It is a per-node convenience store, not replicated between nodes: apps should also
- * give a `uri` executors can fetch from. Bounded (content-store.ts): per upload, in total, and a
- * blob is kept only if its hash is registered on chain (AppRegistered, DatasetRegistered, Revealed
- * in committed blocks) within a grace period.
+ * both sides). Uploads are not pushed to other nodes; instead a node that misses a blob asks its
+ * peers for it over the p2p content protocol (content-p2p.ts), verifies it and keeps it, so every
+ * node serves what any node holds. Bounded (content-store.ts): per upload, in total, and a blob is
+ * kept only if its hash is registered on chain (AppRegistered, DatasetRegistered, Revealed in
+ * committed blocks) within a grace period — blobs fetched from peers follow the same rule (an
+ * expired copy is fetched again when asked for).
  */
 import { join } from 'node:path';
 import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util';
@@ -31,6 +33,8 @@ import { RpcError, RPC } from '../chain/rpc/server.ts';
 import { contentHandler } from '../executor/content.ts';
 import { isPocError } from '../lib/errors.ts';
 import { ContentStore, DEFAULT_CONTENT_GRACE_MS, DEFAULT_CONTENT_QUOTA_BYTES } from './content-store.ts';
+import { CONTENT_MAX_REQUEST_BYTES, CONTENT_PROTOCOL, ContentFetcher, contentServer } from './content-p2p.ts';
+import { protocolId } from '../chain/p2p/index.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { loadArtifact } from '../contracts/artifacts.ts';
 import { HUB_ADDRESS, encodeFinalize, encodeSchedule } from './poc/index.ts';
@@ -164,7 +168,26 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     if (gasByBlock.size > 4096) gasByBlock.delete(gasByBlock.keys().next().value!);
   };
   const steps: SystemOps | undefined = withHub ? hubSteps(() => logger, recordGas) : undefined;
-  const serve = contentHandler((hash) => store.get(hash));
+  let fetcher: ContentFetcher | undefined;
+  let metrics: PluginContext['metrics'] | undefined;
+  /** Local store first, then the peers (started nodes only). Throws CONTENT_BUSY. */
+  const lookup = async (hash: string): Promise<Uint8Array | undefined> => {
+    const local = await store.get(hash);
+    if (local || !fetcher) return local;
+    try {
+      const bytes = await fetcher.fetch(hash);
+      metrics?.contentFetches.inc({ outcome: 'found' });
+      return bytes;
+    } catch (e) {
+      if (isPocError(e, 'CONTENT_UNAVAILABLE')) {
+        metrics?.contentFetches.inc({ outcome: 'unavailable' });
+        return undefined;
+      }
+      if (isPocError(e, 'CONTENT_BUSY')) metrics?.contentFetches.inc({ outcome: 'busy' });
+      throw e;
+    }
+  };
+  const serve = contentHandler(lookup);
   return {
     name: 'hub',
     ...(steps ? { steps } : {}),
@@ -200,7 +223,27 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     },
     async start(ctx) {
       logger = ctx.logger;
+      metrics = ctx.metrics;
       await store.load();
+      const m = ctx.metrics;
+      const p2p = ctx.p2p;
+      const protocol = protocolId(ctx.chain.chainId, CONTENT_PROTOCOL);
+      fetcher = new ContentFetcher({
+        net: {
+          peers: () => p2p.peers(),
+          request: (peer, req, o) => p2p.request(peer, protocol, req, o),
+          penalize: (peer) => void p2p.penalize(peer, 'bad-response'),
+        },
+        maxBytes,
+        save: async (bytes) => void (await store.put(bytes)),
+        onPeer: (outcome, bytes) => {
+          m.contentPeerRequests.inc({ outcome });
+          if (outcome === 'served') m.contentPeerBytes.inc(bytes);
+        },
+        logger,
+      });
+      // the server reads the local store only: a miss never fans out further
+      await p2p.handle(protocol, contentServer((hash) => store.get(hash), (found) => m.contentServed.inc({ outcome: found ? 'found' : 'missing' })), { maxRequestBytes: CONTENT_MAX_REQUEST_BYTES });
       // Registrations come from committed blocks (also those replayed by block sync).
       const hub = hexToBytes(HUB_ADDRESS);
       onBlock = (ev) => {
@@ -217,6 +260,7 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     async stop() {
       if (gcTimer) clearInterval(gcTimer);
       if (onBlock) chainRef?.off('block', onBlock);
+      fetcher = undefined;
     },
   };
 }

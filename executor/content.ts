@@ -186,7 +186,8 @@ async function download(url: string, hash: string, maxBytes: number, timeoutMs: 
 
 /**
  * An http request handler for `GET /content/0x<hash>`: answers 200 with the bytes, 404 when
- * `lookup` has none, 400 for a malformed hash. Returns false (and answers nothing) for other paths,
+ * `lookup` has none, 400 for a malformed hash (before any lookup), 503 when `lookup` throws
+ * CONTENT_BUSY. Returns false (and answers nothing) for other paths,
  * so it can be chained in front of another handler.
  */
 export function contentHandler(lookup: (hash: string) => Promise<Uint8Array | undefined>) {
@@ -204,7 +205,15 @@ export function contentHandler(lookup: (hash: string) => Promise<Uint8Array | un
       res.writeHead(400, { 'content-type': 'text/plain' }).end('bad content hash\n');
       return true;
     }
-    const bytes = await lookup(hash);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await lookup(hash);
+    } catch (e) {
+      // the node is fetching too much from its peers right now: a retry soon will do
+      if (!(e instanceof PocError && e.code === 'CONTENT_BUSY')) throw e;
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('busy fetching content from peers, retry\n');
+      return true;
+    }
     if (!bytes) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return true;

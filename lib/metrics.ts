@@ -48,6 +48,10 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     peers: new Gauge({ name: 'pocchain_p2p_peers', help: 'Connected peers', registers: [registry] }),
     commitLatencySeconds: new Histogram({ name: 'pocchain_consensus_commit_latency_seconds', help: 'Time from height start to commit', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry] }),
     consensusRound: new Gauge({ name: 'pocchain_consensus_round', help: 'Current consensus round', registers: [registry] }),
+    contentPeerRequests: new Counter({ name: 'pocchain_content_peer_requests_total', help: 'Content requests this node sent to peers on a local miss, by outcome (served, missing, mismatch: bytes not matching the hash, error: timeout or failure)', labelNames: ['outcome'] as const, registers: [registry] }),
+    contentPeerBytes: new Counter({ name: 'pocchain_content_peer_fetched_bytes_total', help: 'Verified content bytes fetched from peers', registers: [registry] }),
+    contentFetches: new Counter({ name: 'pocchain_content_fetches_total', help: 'Local content misses fetched from peers, by outcome (found, unavailable, busy)', labelNames: ['outcome'] as const, registers: [registry] }),
+    contentServed: new Counter({ name: 'pocchain_content_served_to_peers_total', help: 'Content requests from peers answered, by outcome (found, missing)', labelNames: ['outcome'] as const, registers: [registry] }),
     votesSigned: new Counter({ name: 'pocchain_consensus_votes_signed_total', help: 'Votes this validator signed and sent, by type (prevote, precommit)', labelNames: ['type'] as const, registers: [registry] }),
   };
   eventLoopDelayGauges(registry);
