@@ -27,7 +27,7 @@ import { BRIDGE_ADDRESS } from '../bridge/deposits-hook.ts';
 import { assertPortsFree, planPorts, type PortBases, type PortPlan } from './ports.ts';
 import { Child, isOurProcess, spawnBinary, spawnPocchain } from './children.ts';
 import { l1Provider, wireBridge } from './bridge-setup.ts';
-import { abs, EXECUTOR_ACCOUNTS, isDevnetDir, LAYOUT_VERSION, loadLayout, nodeConfig, paths, rel, RELAYER_ACCOUNT, DEPLOYER_ACCOUNT, saveLayout, type Layout } from './layout.ts';
+import { abs, executorNodes, EXECUTOR_ACCOUNTS, isDevnetDir, LAYOUT_VERSION, loadLayout, nodeConfig, paths, rel, RELAYER_ACCOUNT, DEPLOYER_ACCOUNT, saveLayout, type Layout } from './layout.ts';
 import { accountRoles, buildManifest, saveManifest } from './manifest.ts';
 import { formatStatus, gatherStatus, rpcCall } from './status.ts';
 
@@ -199,7 +199,7 @@ class Devnet {
     l.executors.forEach((e, k) => {
       const metrics = this.plan.executorMetrics?.[k];
       mkdirSync(abs(this.dir, e.datadir), { recursive: true });
-      this.add(spawnPocchain(e.name, 'executor', ['executor', '--rpc', this.executorRpc(k), '--datadir', abs(this.dir, e.datadir), '--log-level', o.logLevel, ...(metrics ? ['--metrics-port', String(metrics)] : [])], this.p.log(e.name), { POCCHAIN_KEY: keys[e.account]!.privateKey }));
+      this.add(spawnPocchain(e.name, 'executor', ['executor', '--rpc', this.executorRpcs(k).join(','), '--datadir', abs(this.dir, e.datadir), '--log-level', o.logLevel, ...(metrics ? ['--metrics-port', String(metrics)] : [])], this.p.log(e.name), { POCCHAIN_KEY: keys[e.account]!.privateKey }));
     });
     this.writeManifest(true);
   }
@@ -208,13 +208,14 @@ class Devnet {
     return `http://127.0.0.1:${this.plan.rpc[i]}`;
   }
 
-  /**
-   * Executors talk to node0, the node users talk to: a node's content store (where `pocchain app
-   * publish` uploads the wasm) is not replicated, so an executor on another node could not fetch
-   * an app published to the default RPC.
-   */
-  private executorRpc(_k: number): string {
-    return this.rpcUrl(0);
+  /** Executor k's node (node k mod n: any node fetches content it lacks from its peers). */
+  private executorRpc(k: number): string {
+    return this.executorRpcs(k)[0]!;
+  }
+
+  /** Executor k's node, then the others to fail over to. */
+  private executorRpcs(k: number): string[] {
+    return executorNodes(k, this.layout.validators.length).map((i) => this.rpcUrl(i));
   }
 
   private startL1(): Child {
@@ -327,7 +328,7 @@ class Devnet {
       `  L1 (anvil)  chain id ${l.l1.chainId}   RPC ${this.l1Url}   ws ${this.l1Url.replace(/^http/, 'ws')}`,
       `  contracts   sidechain: Staking ${STAKING_ADDRESS}  Hub ${HUB_ADDRESS}  Bridge ${BRIDGE_ADDRESS}`,
       `              L1: TestToken ${dep.token}  Checkpoints ${dep.checkpoints}  Vault ${dep.vault}`,
-      ...l.executors.map((e, k) => `  ${e.name.padEnd(10)}  ${e.address} (account ${e.account}) via ${this.executorRpc(k)}`),
+      ...l.executors.map((e, k) => `  ${e.name.padEnd(10)}  ${e.address} (account ${e.account}) via ${this.executorRpc(k)} (then the other nodes)`),
       `  relayer     ${l.relayer.address} (account ${l.relayer.account}) → L1 Checkpoints`,
       `  bridge      a checkpoint every ${l.epoch} blocks; deposits minted after ${l.confirmations} L1 confirmations`,
       '',

@@ -102,3 +102,12 @@ export function nodeConfig(l: Layout, dir: string, i: number, ports: { rpc: numb
     l1PollMs: 500,
   };
 }
+
+/**
+ * The nodes executor k talks to, by index: node k mod n first (executors spread over the nodes,
+ * now that any node serves any content), then the others in order, to fail over to.
+ */
+export function executorNodes(k: number, n: number): number[] {
+  const first = k % n;
+  return [first, ...Array.from({ length: n }, (_, i) => i).filter((i) => i !== first)];
+}

@@ -29,8 +29,9 @@ import { HUB_ADDRESS, MIN_EXECUTOR_STAKE, TaskStatus, AssignmentStatus, resultHa
 import { categoryLimits, runWorkload, type WorkloadLimits } from './sandbox.ts';
 import { ContentCache, MAX_CONTENT_BYTES, fetchAsset } from './content.ts';
 import { TaskJournal, newSalt, type TaskRecord } from './journal.ts';
-import { TxSender, hubContract, hubIface, makeProvider, stakingContract, explainError } from './hub-client.ts';
+import { TxSender, hubContract, hubIface, stakingContract, explainError } from './hub-client.ts';
 import { subscribeLogs, type RawLog } from './subscription.ts';
+import { Endpoints, FailoverProvider } from './endpoints.ts';
 import { createExecutorMetrics, type ExecutorMetrics } from './metrics.ts';
 
 /** TEST ONLY misbehaviours, to exercise the chain's handling of bad executors. */
@@ -42,6 +43,8 @@ export const WRONG_RESULT = new TextEncoder().encode('wrong result\n');
 
 export interface AgentOptions {
   rpcUrl: string;
+  /** more nodes to fail over to, in order, when the current one stops answering (endpoints.ts) */
+  failoverUrls?: string[];
   /** ws endpoint; default: rpcUrl with http→ws */
   wsUrl?: string;
   privateKey: string;
@@ -80,6 +83,7 @@ export class ExecutorAgent {
   readonly #o: AgentOptions;
   readonly #log: Logger;
   readonly #provider: JsonRpcProvider;
+  readonly endpoints: Endpoints;
   readonly #hub: Contract;
   readonly #wallet: Wallet;
   readonly #tx: TxSender;
@@ -95,7 +99,9 @@ export class ExecutorAgent {
   private constructor(o: AgentOptions, journal: TaskJournal) {
     this.#o = o;
     this.#log = (o.logger ?? silentLogger).child({ module: 'executor' });
-    this.#provider = makeProvider(o.rpcUrl);
+    this.endpoints = new Endpoints([...new Set([o.rpcUrl, ...(o.failoverUrls ?? [])])]);
+    this.endpoints.onSwitch = (from, to) => this.#log.warn({ from, to }, 'node unreachable: failing over');
+    this.#provider = new FailoverProvider(this.endpoints);
     this.#wallet = new Wallet(o.privateKey, this.#provider);
     this.address = this.#wallet.address;
     this.#hub = hubContract(this.#wallet);
@@ -116,7 +122,9 @@ export class ExecutorAgent {
       await a.#ensureStake();
       a.#log.info({ executor: a.address, stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
       a.#unsubscribe = subscribeLogs({
-        url: o.wsUrl ?? o.rpcUrl.replace(/^http/, 'ws'),
+        // an explicit --ws pins the subscription; otherwise it follows the current node
+        url: o.wsUrl ?? (() => a.endpoints.currentWs()),
+        ...(o.wsUrl ? {} : { onClose: (url: string) => void a.endpoints.failed(url.replace(/^ws/, 'http')) }),
         filters: [
           { address: HUB_ADDRESS, topics: [TASK_ASSIGNED, null, zeroPadValue(a.address, 32)] },
           { address: HUB_ADDRESS, topics: [[CONSENSUS_REACHED, TASK_FINALIZED]] },
@@ -366,7 +374,7 @@ export class ExecutorAgent {
     const cached = await this.#cache.get(hash);
     if (cached) return cached;
     const rec = kind === 'app' ? await this.#hub.getApp(hash) : await this.#hub.getDataset(hash);
-    return fetchAsset({ hash, baseUrl: this.#o.rpcUrl, uri: String(rec.uri ?? ''), maxBytes, cache: this.#cache });
+    return fetchAsset({ hash, baseUrl: this.endpoints.current(), uri: String(rec.uri ?? ''), maxBytes, cache: this.#cache });
   }
 
   /** ran → committed: read the chain first (a commit may have landed before a crash), then contribute. */

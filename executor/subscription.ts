@@ -18,10 +18,13 @@ export interface RawLog {
 }
 
 export interface LogSubscriptionOptions {
-  url: string;
+  /** the endpoint, read again at each (re)connection: a function follows failover (endpoints.ts) */
+  url: string | (() => string);
   filters: { address?: string; topics?: (string | string[] | null)[] }[];
   onLog: (log: RawLog) => void;
   onConnect?: () => void;
+  /** the connection to `url` closed or could not open */
+  onClose?: (url: string) => void;
   logger: Logger;
   reconnectMs?: number;
 }
@@ -33,11 +36,12 @@ export function subscribeLogs(o: LogSubscriptionOptions): () => void {
   let timer: NodeJS.Timeout | undefined;
   const connect = () => {
     if (closed) return;
-    const sock = new WebSocket(o.url);
+    const url = typeof o.url === 'function' ? o.url() : o.url;
+    const sock = new WebSocket(url);
     ws = sock;
     sock.on('open', () => {
       o.filters.forEach((f, i) => sock.send(JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'eth_subscribe', params: ['logs', f] })));
-      o.logger.debug({ url: o.url }, 'log subscription connected');
+      o.logger.debug({ url }, 'log subscription connected');
       o.onConnect?.();
     });
     sock.on('message', (buf) => {
@@ -53,6 +57,7 @@ export function subscribeLogs(o: LogSubscriptionOptions): () => void {
     sock.on('error', () => {}); // 'close' follows
     sock.on('close', () => {
       if (closed) return;
+      o.onClose?.(url);
       timer = setTimeout(connect, o.reconnectMs ?? 1000);
     });
   };

@@ -51,7 +51,7 @@ function executorCommand(program: Command): void {
     .option('--withdraw-every <seconds>', 'withdraw earnings this often (0 = never)', '30')
     .option('--scan-interval <ms>', 'catch-up scan interval', '1000')
     .addOption(new Option('--test-behaviour <mode>', 'TEST ONLY: wrong-result | silent | no-reveal').hideHelp());
-  example(common(c, { key: 'executor', log: true }), 'pocchain executor --key-file exec.key --datadir ./exec --stake 2');
+  example(common(c, { key: 'executor', log: true }), 'pocchain executor --key-file exec.key --datadir ./exec --stake 2 --rpc http://127.0.0.1:8545,http://127.0.0.1:8546');
   c.action(
     action(async (o: Opts) => {
       const { ExecutorAgent } = await import('../../executor/agent.ts');
@@ -60,8 +60,12 @@ function executorCommand(program: Command): void {
       const metrics = createExecutorMetrics({ defaults: true });
       const metricsPort = o.metricsPort !== undefined ? parseCount(o.metricsPort, '--metrics-port', 1, 65535) : undefined;
       const server = metricsPort !== undefined ? await serveMetrics(metrics, metricsPort) : undefined;
+      const { parseRpcList } = await import('../../executor/endpoints.ts');
+      // --rpc URL1,URL2,...: the first reachable node, the others to fail over to
+      const [first, ...failoverUrls] = parseRpcList(rpcUrl(o));
       const agent = await ExecutorAgent.start({
-        rpcUrl: rpcUrl(o),
+        rpcUrl: first!,
+        failoverUrls,
         ...(o.ws ? { wsUrl: o.ws } : {}),
         privateKey: signingKey(o),
         datadir: resolve(o.datadir),

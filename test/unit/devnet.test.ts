@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertPortsFree, planPorts } from '../../devnet/ports.ts';
 import { formatStatus, parseStatusLine, type DevnetStatus } from '../../devnet/status.ts';
-import { isDevnetDir, nodeConfig, type Layout } from '../../devnet/layout.ts';
+import { executorNodes, isDevnetDir, nodeConfig, type Layout } from '../../devnet/layout.ts';
 import { buildManifest } from '../../devnet/manifest.ts';
 import { isPocError } from '../../lib/errors.ts';
 import { tempDir } from '../helpers/proc.ts';
@@ -89,4 +89,12 @@ test('isDevnetDir: --reset never wipes a directory holding anything else', () =>
   assert.equal(isDevnetDir(d), true);
   writeFileSync(join(d, 'thesis.tex'), '');
   assert.equal(isDevnetDir(d), false);
+});
+
+test('executorNodes: executor k on node k mod n first, then every other node once, in order', () => {
+  assert.deepEqual(executorNodes(0, 4), [0, 1, 2, 3]);
+  assert.deepEqual(executorNodes(1, 4), [1, 0, 2, 3]);
+  assert.deepEqual(executorNodes(2, 4), [2, 0, 1, 3]);
+  assert.deepEqual(executorNodes(5, 4), [1, 0, 2, 3]);
+  assert.deepEqual(executorNodes(3, 1), [0]);
 });
