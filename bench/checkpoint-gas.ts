@@ -10,7 +10,7 @@ import { parseEther, type Contract } from 'ethers';
 import { checkpointDigest, packSignatures, signValidatorSet, sortValidatorSet, validatorSetDigest, type Checkpoint } from '../bridge/checkpoint.ts';
 import { IncrementalMerkleTree, decodeWithdrawalLog } from '../bridge/merkle.ts';
 import { getBytes, hexlify, keccak256 } from 'ethers';
-import { blsAggregate, blsKeyFromSeed, blsSign, blsVerifyAggregate } from '../bridge/bls.ts';
+import { blsAggregate, blsKeyFromSeed, blsSign, blsVerifyAggregate } from '../lib/bls.ts';
 import { aggregateForSubmission, blsValidatorSetDigest, buildBlsSet } from '../bridge/checkpoint-bls.ts';
 import { SIDECHAIN_CHAIN_ID } from '../test/contracts/bridge-fixture.ts';
 import { addressOf, deploy, deployCheckpoints, sampleCheckpoint, signAll, startL1, validatorKeys } from '../test/contracts/bridge-fixture.ts';

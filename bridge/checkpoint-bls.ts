@@ -7,7 +7,7 @@
  */
 import { getBytes, hexlify, keccak256, solidityPacked, TypedDataEncoder } from 'ethers';
 import { PocError } from '../lib/errors.ts';
-import { blsAggregate, blsVerifyAggregate, g1ToEip2537, g2ToEip2537, verifyPop } from './bls.ts';
+import { blsAggregate, blsVerifyAggregate, g1ToEip2537, g2ToEip2537, verifyPop } from '../lib/bls.ts';
 import { typedDataDomain, type CheckpointDomain } from './checkpoint.ts';
 
 export type BlsCheckpointErrorCode = 'BLS_SET_INVALID' | 'BLS_NO_QUORUM' | 'BLS_AGGREGATE_INVALID';

@@ -7,6 +7,7 @@ import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { Account, Address, hexToBytes, KECCAK256_RLP_ARRAY, bytesToHex, setLengthLeft } from '@ethereumjs/util';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { verifyPop } from '../lib/bls.ts';
 import { ChainError } from './errors.ts';
 
 export interface GenesisAccount {
@@ -23,6 +24,10 @@ export interface GenesisValidator {
   address: string;
   power: number;
   name?: string;
+  /** BLS12-381 public key of the validator's RANDAO reveals (0x + 48 bytes, compressed G1) */
+  blsPubKey?: string;
+  /** its proof of possession (0x + 96 bytes) */
+  blsPop?: string;
 }
 
 export interface Genesis {
@@ -73,6 +78,19 @@ export function validateGenesis(g: Genesis): void {
     if (!/^0x[0-9a-fA-F]{64}$/.test(v.pubKey)) bad(`validator pubKey ${v.pubKey} must be 32 bytes hex`);
     if (!/^0x[0-9a-fA-F]{40}$/.test(v.address)) bad(`validator address ${v.address} invalid`);
     if (!Number.isSafeInteger(v.power) || v.power <= 0) bad('validator power must be a positive integer');
+  }
+  // Block randomness comes from every proposer's BLS reveal, so either every validator has a BLS
+  // key (with its proof of possession) or none has (the commit-derived randomness of older chains).
+  const withBls = g.validators.filter((v) => v.blsPubKey !== undefined || v.blsPop !== undefined).length;
+  if (withBls !== 0 && withBls !== g.validators.length) bad('either every validator has blsPubKey and blsPop, or none has');
+  for (const v of withBls ? g.validators : []) {
+    if (!/^0x[0-9a-fA-F]{96}$/.test(v.blsPubKey ?? '')) bad(`validator ${v.pubKey}: blsPubKey must be 48 bytes hex`);
+    if (!/^0x[0-9a-fA-F]{192}$/.test(v.blsPop ?? '')) bad(`validator ${v.pubKey}: blsPop must be 96 bytes hex`);
+    try {
+      verifyPop(hexToBytes(v.blsPubKey as `0x${string}`), hexToBytes(v.blsPop as `0x${string}`));
+    } catch (e) {
+      bad(`validator ${v.pubKey}: ${(e as Error).message}`);
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { PocError } from '../lib/errors.ts';
 import { EVIDENCE_MAX_AGE, MAX_DEPOSITS_PER_BLOCK, MAX_EVIDENCE_PER_BLOCK } from './limits.ts';
 import type { TimeoutConfig } from './bft/machine.ts';
 import type { DuplicateVoteEvidence } from './bft/types.ts';
-import type { Deposit, SysData } from './envelope.ts';
+import type { Deposit, RandaoReveal, SysData } from './envelope.ts';
 
 /** A validity verdict: `cannot-judge` when this node's view (L1, clock) is not there yet. */
 export type Judgement = 'valid' | 'invalid' | 'cannot-judge';
@@ -73,7 +73,7 @@ export interface EnvelopeFacts {
   extraDataMatches: boolean;
   /** last commit: present, its height, whether it is for our head */
   lastCommit: { height: number; forHead: boolean } | null;
-  /** header.mixHash equals the expected randomness (last commit's, or zero at height 1) */
+  /** header.mixHash equals the expected randomness (last commit's, or zero at height 1); true on a randao chain (consensus/randao.ts checks it) */
   mixHashMatches: boolean;
   evidenceCount: number;
   depositCount: number;
@@ -110,8 +110,9 @@ export function checkEnvelope(f: EnvelopeFacts): 'valid' {
  * differ, round 0 may fail, and from round 1 on the block carries no deposits, so a split L1
  * view stalls the bridge, never the chain.
  */
-export function assembleSys(o: { height: number; round: number; lastCommit: Uint8Array | null; evidence: Uint8Array[]; deposits: Deposit[] }): SysData {
+export function assembleSys(o: { height: number; round: number; lastCommit: Uint8Array | null; evidence: Uint8Array[]; deposits: Deposit[]; randao?: RandaoReveal }): SysData {
   return {
+    ...(o.randao ? { randao: o.randao } : {}),
     ...(o.lastCommit && o.height > 1 ? { lastCommit: o.lastCommit } : {}),
     evidence: o.evidence.slice(0, MAX_EVIDENCE_PER_BLOCK),
     deposits: o.round === 0 ? o.deposits.slice(0, MAX_DEPOSITS_PER_BLOCK) : [],

@@ -35,7 +35,9 @@ import type { Commit, ConsensusMessage, Vote } from './bft/types.ts';
 import { commitRandomness, verifyCommit, verifyEvidence, verifyProposal, verifyVoteSignature } from './bft/verify.ts';
 import { inputOfWalRecord, MAX_WAL_RECORD_BYTES, Wal, walRecordOfInput } from './bft/wal.ts';
 import { HeightSets, ValidatorSet } from './validators.ts';
-import { decodeEnvelope, encodeEnvelope, encodeSys, sysHash, type Deposit, type SysData } from './envelope.ts';
+import { decodeEnvelope, encodeEnvelope, encodeSys, sysHash, type Deposit, type RandaoReveal, type SysData } from './envelope.ts';
+import { checkRandao, nextMix, revealersUpTo, signReveal } from './randao.ts';
+import { randaoKey } from '../lib/keys.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_GOSSIP_MAX, HEIGHT_AHEAD, MAX_BLOCK_TX_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, ROUND_WINDOW } from './limits.ts';
 import { assembleSys, checkEnvelope, depositsAllowed, MAX_FUTURE_SECONDS, fitByBytes, isCanonicalEvidence, judgementOfError, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
@@ -90,6 +92,10 @@ export class BftDriver {
   private readonly o: BftDriverOptions;
   private readonly log: Logger;
   private readonly chainId: string;
+  /** BLS randomness keys by consensus key (hex), null on a chain whose genesis has none (commit randomness) */
+  private readonly randaoKeys: Map<string, Uint8Array> | null;
+  /** our BLS randomness secret, when we are a validator of such a chain */
+  private readonly randaoSecret: Uint8Array | null;
   private readonly topics: ReturnType<typeof chainTopics>;
   private readonly evidenceTopic: string;
   private readonly baseSet: ValidatorSet;
@@ -126,6 +132,8 @@ export class BftDriver {
     this.evidenceTopic = `pocchain/${o.chain.chainId}/evidence`;
     this.baseSet = ValidatorSet.create(o.validators.map((v) => ({ pubKey: hexBytes(v.pubKey), power: BigInt(v.power) })));
     this.heightSets = new HeightSets(this.baseSet);
+    this.randaoKeys = o.validators.every((v) => v.blsPubKey) ? new Map(o.validators.map((v) => [v.pubKey.replace(/^0x/, '').toLowerCase(), hexBytes(v.blsPubKey!)])) : null;
+    this.randaoSecret = this.randaoKeys && o.me ? randaoKey(o.me.secretKey).secretKey : null;
     this.timeouts = { ...timeoutsFor(o.blockTimeMs), ...o.timeouts };
     this.state = createBftState({ chainId: this.chainId, timeouts: this.timeouts, maxFutureRounds: ROUND_WINDOW, maxBlockBytes: CONSENSUS_GOSSIP_MAX });
     this.evidence = new EvidencePool({ isCommitted: async (k) => (await o.chain.store.loadMeta(k)) !== undefined });
@@ -301,7 +309,7 @@ export class BftDriver {
         const k = bytesToHex(out.blockHash);
         this.gasOf.set(k, gasClaimed(out.block));
         if (out.decided) this.stats.revalidations++;
-        void this.chainTask(() => this.validate(out.height, out.blockHash, out.block, !!out.decided)).then((result) => this.enqueue({ type: 'blockValidity', height: out.height, blockHash: out.blockHash, result }));
+        void this.chainTask(() => this.validate(out.height, out.blockHash, out.block, !!out.decided, out.round)).then((result) => this.enqueue({ type: 'blockValidity', height: out.height, blockHash: out.blockHash, result }));
         return;
       }
       case 'missingBlock':
@@ -346,8 +354,15 @@ export class BftDriver {
         this.log.warn({ err: (err as Error).message, height }, 'no deposits this block: L1 source failed');
       }
     }
-    const sys: SysData = assembleSys({ height, round, lastCommit: this.lastCommit ? encodeCommit(this.lastCommit) : null, evidence: await this.evidence.pick(height, MAX_EVIDENCE_PER_BLOCK), deposits });
-    const header = chain.nextHeader({ coinbase: this.o.me.coinbase, mixHash: this.lastCommit && height > 1 ? commitRandomness(this.lastCommit) : new Uint8Array(32), extraData: sysHash(sys) });
+    let randao: RandaoReveal | undefined;
+    let mixHash = this.lastCommit && height > 1 ? commitRandomness(this.lastCommit) : new Uint8Array(32);
+    if (this.randaoSecret) {
+      const signer = this.setAt(height).indexOf(this.o.me.secretKey.slice(32));
+      randao = { signer, reveal: signReveal(this.randaoSecret, this.chainId, height) };
+      mixHash = nextMix(chain.head.header.mixHash, randao.reveal);
+    }
+    const sys: SysData = assembleSys({ height, round, lastCommit: this.lastCommit ? encodeCommit(this.lastCommit) : null, evidence: await this.evidence.pick(height, MAX_EVIDENCE_PER_BLOCK), deposits, ...(randao ? { randao } : {}) });
+    const header = chain.nextHeader({ coinbase: this.o.me.coinbase, mixHash, extraData: sysHash(sys) });
     // the block's transactions fit the byte budget, so its proposal always fits one gossip message
     const candidates = pool.pending(5000);
     const fit = fitByBytes((function* () {
@@ -372,7 +387,7 @@ export class BftDriver {
    * committed it, so the checks that depend on our local views (deposits against L1) are skipped
    * and only what can be checked — execution, signatures — decides.
    */
-  private async validate(height: number, blockHash: Uint8Array, bytes: Uint8Array, decided = false): Promise<BlockValidity> {
+  private async validate(height: number, blockHash: Uint8Array, bytes: Uint8Array, decided: boolean, round: number): Promise<BlockValidity> {
     const { chain } = this.o;
     const key = bytesToHex(blockHash);
     if (this.executed.has(key)) return 'valid';
@@ -393,13 +408,20 @@ export class BftDriver {
         headNumber: Number(chain.head.header.number),
         extraDataMatches: equalsBytes(block.header.extraData, sysHash(env.sys)),
         lastCommit: lc ? { height: lc.height, forHead: equalsBytes(lc.blockHash, chain.head.hash()) } : null,
-        mixHashMatches: equalsBytes(block.header.mixHash, lc ? commitRandomness(lc) : new Uint8Array(32)),
+        // a chain with BLS keys checks its randao reveal below instead
+        mixHashMatches: this.randaoKeys !== null || equalsBytes(block.header.mixHash, lc ? commitRandomness(lc) : new Uint8Array(32)),
         evidenceCount: env.sys.evidence.length,
         depositCount: env.sys.deposits.length,
         timestamp: Number(block.header.timestamp),
         now: Math.floor(Date.now() / 1000),
       });
       if (lc) verifyCommit(lc, this.membershipAt(height - 1), this.chainId);
+      if (this.randaoKeys) {
+        const keys = this.randaoKeys;
+        const set = this.setAt(height);
+        const proposers = revealersUpTo(set, round);
+        checkRandao({ chainId: this.chainId, height, parentMix: chain.head.header.mixHash, mixHash: block.header.mixHash, randao: env.sys.randao, keyOf: (i) => { const pk = proposers.has(i) ? set.pubKeyOf(i) : undefined; return pk ? keys.get(Buffer.from(pk).toString('hex')) : undefined; } });
+      }
       const seen = new Set<string>();
       for (const evb of env.sys.evidence) {
         const ev = decodeEvidence(evb);
@@ -431,7 +453,7 @@ export class BftDriver {
     const { chain, pool } = this.o;
     const key = bytesToHex(blockHash);
     if (!this.executed.has(key)) {
-      const r = await this.chainTask(() => this.validate(height, blockHash, block, true));
+      const r = await this.chainTask(() => this.validate(height, blockHash, block, true, round));
       if (r !== 'valid') throw new Error(`decided block ${key} does not validate locally: ${r}`);
     }
     const ex = this.executed.get(key)!;

@@ -22,6 +22,13 @@ export interface Deposit {
   l1TxHash: Uint8Array;
 }
 
+/** A block's RANDAO reveal (consensus/randao.ts): the signer's index in the height's set and its BLS signature. */
+export interface RandaoReveal {
+  signer: number;
+  reveal: Uint8Array;
+}
+export const REVEAL_BYTES = 96;
+
 /** Consensus data that rides along with a block. */
 export interface SysData {
   /** encoded Commit of the previous height (absent for height 1) */
@@ -29,6 +36,8 @@ export interface SysData {
   /** encoded DuplicateVoteEvidence items */
   evidence: Uint8Array[];
   deposits: Deposit[];
+  /** the proposer's randomness reveal (chains whose genesis gives validators BLS keys) */
+  randao?: RandaoReveal;
 }
 
 export interface Envelope {
@@ -39,7 +48,9 @@ export interface Envelope {
 export const EMPTY_SYS: SysData = { evidence: [], deposits: [] };
 
 export function encodeSys(s: SysData): Uint8Array {
-  return packr.pack([s.lastCommit ?? null, s.evidence, s.deposits.map((d) => [d.nonce, d.recipient, d.amount, d.l1TxHash])]);
+  const base = [s.lastCommit ?? null, s.evidence, s.deposits.map((d) => [d.nonce, d.recipient, d.amount, d.l1TxHash])];
+  // a fourth field only when there is a reveal: blocks of chains without one keep their encoding
+  return packr.pack(s.randao ? [...base, [s.randao.signer, s.randao.reveal]] : base);
 }
 
 /** keccak256 of the encoded system data: goes into header.extraData. */
@@ -73,8 +84,8 @@ export function decodeSys(bytes: Uint8Array): SysData {
   } catch {
     throw bad('sys not msgpack');
   }
-  if (!Array.isArray(v) || v.length !== 3) throw bad('sys: expected 3 fields');
-  const [lc, ev, deps] = v;
+  if (!Array.isArray(v) || (v.length !== 3 && v.length !== 4)) throw bad('sys: expected 3 or 4 fields');
+  const [lc, ev, deps, rr] = v;
   if (lc !== null && !isBytes(lc)) throw bad('lastCommit must be bytes');
   if (!Array.isArray(ev) || ev.length > 100 || !ev.every((x) => isBytes(x))) throw bad('evidence must be a list of at most 100 byte strings');
   if (!Array.isArray(deps) || deps.length > 1000) throw bad('deposits must be a list of at most 1000');
@@ -88,5 +99,10 @@ export function decodeSys(bytes: Uint8Array): SysData {
     if (!isBytes(recipient, 20) || !isBytes(l1TxHash, 32)) throw bad('deposit recipient/l1TxHash invalid');
     return { nonce: n, recipient: new Uint8Array(recipient), amount: a, l1TxHash: new Uint8Array(l1TxHash) };
   });
-  return { ...(lc ? { lastCommit: new Uint8Array(lc) } : {}), evidence: ev.map((x: Uint8Array) => new Uint8Array(x)), deposits };
+  let randao: RandaoReveal | undefined;
+  if (v.length === 4) {
+    if (!Array.isArray(rr) || rr.length !== 2 || !Number.isSafeInteger(rr[0]) || rr[0] < 0 || rr[0] >= 1 << 16 || !isBytes(rr[1], REVEAL_BYTES)) throw bad('randao: expected [signer index, 96-byte reveal]');
+    randao = { signer: rr[0], reveal: new Uint8Array(rr[1]) };
+  }
+  return { ...(lc ? { lastCommit: new Uint8Array(lc) } : {}), evidence: ev.map((x: Uint8Array) => new Uint8Array(x)), deposits, ...(randao ? { randao } : {}) };
 }

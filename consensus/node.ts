@@ -172,6 +172,7 @@ export class PocNode {
             const ev = decodeEvidence(e);
             return { validatorIndex: ev.voteA.validatorIndex, height: ev.voteA.height, round: ev.voteA.round, type: ev.voteA.type, blockHashA: hex(ev.voteA.blockHash), blockHashB: hex(ev.voteB.blockHash) };
           }),
+          randao: sys.randao ? { signer: sys.randao.signer, reveal: hex(sys.randao.reveal) } : null,
           deposits: sys.deposits.map((d) => ({ nonce: '0x' + d.nonce.toString(16), recipient: hex(d.recipient), amount: '0x' + d.amount.toString(16), l1TxHash: hex(d.l1TxHash) })),
         };
       },

@@ -34,6 +34,8 @@ export interface TestnetNode {
   validator: boolean;
   pubKey: string;
   address: string;
+  blsPubKey: string;
+  blsPop: string;
 }
 
 /** Create the node directories; returns what each node is. */
@@ -51,7 +53,7 @@ export async function createTestnet(s: TestnetSpec): Promise<{ genesis: string; 
   }
   const genesis = buildGenesis({
     chainId: s.chainId,
-    validators: nodes.filter((n) => n.validator).map((n) => ({ pubKey: n.pubKey, address: n.address, power: 10, name: n.name })),
+    validators: nodes.filter((n) => n.validator).map((n) => ({ pubKey: n.pubKey, address: n.address, power: 10, name: n.name, blsPubKey: n.blsPubKey, blsPop: n.blsPop })),
     funded: s.funded ?? devAccounts(10).map((w) => w.address),
     blockTimeMs: s.blockTimeMs,
     ...(s.genesisExtra ? { extra: s.genesisExtra } : {}),

@@ -7,7 +7,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname, join } from 'node:path';
 import nacl from 'tweetnacl';
 import { Wallet, HDNodeWallet } from 'ethers';
+import { createHash } from 'node:crypto';
 import { PocError } from './errors.ts';
+import { blsKeyFromSeed, type BlsKey } from './bls.ts';
 
 export interface ConsensusKey {
   publicKey: Uint8Array;
@@ -54,9 +56,19 @@ export function loadKeys(dir: string): NodeKeys {
   return { consensus: { publicKey: consensus.publicKey, secretKey: consensus.secretKey }, validator: new Wallet(j.validatorPrivateKey) };
 }
 
-/** Public identity of a node's keys (safe to print). */
-export function publicIdentity(k: NodeKeys): { pubKey: string; address: string } {
-  return { pubKey: hex(k.consensus.publicKey), address: k.validator.address };
+/**
+ * The validator's BLS key for block randomness (RANDAO reveals), derived from its consensus key:
+ * no second secret to keep, back up or lose, and a node's randomness key is fixed by the key the
+ * genesis (or, later, its stake) names. Domain-separated, so it is no other use's key.
+ */
+export function randaoKey(consensusSecretKey: Uint8Array): BlsKey {
+  return blsKeyFromSeed(createHash('sha256').update('pocchain/randao-key/1').update(consensusSecretKey.subarray(0, 32)).digest());
+}
+
+/** Public identity of a node's keys (safe to print): consensus key, address, BLS randomness key and its proof of possession. */
+export function publicIdentity(k: NodeKeys): { pubKey: string; address: string; blsPubKey: string; blsPop: string } {
+  const bls = randaoKey(k.consensus.secretKey);
+  return { pubKey: hex(k.consensus.publicKey), address: k.validator.address, blsPubKey: hex(bls.publicKey), blsPop: hex(bls.pop) };
 }
 
 export const TEST_MNEMONIC = 'test test test test test test test test test test test junk';

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getBytes, hexlify, keccak256, randomBytes, type Contract } from 'ethers';
-import { blsKeyFromSeed, blsSign, blsVerify, g1ToEip2537, g2ToEip2537, type BlsKey } from '../../bridge/bls.ts';
+import { blsKeyFromSeed, blsSign, blsVerify, g1ToEip2537, g2ToEip2537, type BlsKey } from '../../lib/bls.ts';
 import { aggregateForSubmission, blsValidatorSetDigest, buildBlsSet, signerBitmap, type BlsSet } from '../../bridge/checkpoint-bls.ts';
 import { checkpointDigest, type Checkpoint, type CheckpointDomain } from '../../bridge/checkpoint.ts';
 import { isPocError } from '../../lib/errors.ts';

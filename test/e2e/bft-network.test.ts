@@ -7,6 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestNetwork } from '../helpers/network.ts';
 import { rpc, waitFor } from '../helpers/proc.ts';
+import { bytesToHex, hexToBytes } from '@ethereumjs/util';
+import { blsVerify } from '../../lib/bls.ts';
+import { nextMix, randaoMessage } from '../../consensus/randao.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,6 +37,22 @@ describe('BFT network of 4 validator processes', { timeout: 900_000 }, () => {
     assert.ok(upTo >= 5);
     const c = await rpc(net.nodes[0]!.url, 'pocchain_getBlockConsensus', ['0x3']);
     assert.ok(c.commit.signers.length >= 3, 'block 3 stored with a +2/3 commit');
+    // RANDAO: every block carries its proposer's BLS reveal, and prevrandao chains from it
+    const keys = net.nodes.filter((n) => n.validator).map((n) => hexToBytes(n.blsPubKey as `0x${string}`));
+    const signers = new Set<number>();
+    let parentMix = (await rpc(net.nodes[0]!.url, 'eth_getBlockByNumber', ['0x0', false])).mixHash as `0x${string}`;
+    for (let h = 1; h <= upTo; h++) {
+      const [cons, block] = await Promise.all([rpc(net.nodes[0]!.url, 'pocchain_getBlockConsensus', ['0x' + h.toString(16)]), rpc(net.nodes[0]!.url, 'eth_getBlockByNumber', ['0x' + h.toString(16), false])]);
+      assert.ok(cons.randao, `block ${h} carries a randao reveal`);
+      const reveal = hexToBytes(cons.randao.reveal);
+      // the signer is an index in the height's (sorted) set: the reveal must verify under exactly one validator's key
+      const by = keys.filter((k) => blsVerify(k, randaoMessage('pocchain-31338', h), reveal));
+      assert.equal(by.length, 1, `block ${h}: the reveal is one validator's signature of this height`);
+      assert.equal(block.mixHash, bytesToHex(nextMix(hexToBytes(parentMix), reveal)), `block ${h}: prevrandao = parent mix XOR keccak(reveal)`);
+      parentMix = block.mixHash;
+      signers.add(cons.randao.signer);
+    }
+    assert.ok(signers.size >= 2, 'reveals by more than one proposer');
   });
 
   test('one validator killed: the chain goes on', async () => {

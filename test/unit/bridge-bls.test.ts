@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getBytes, hexlify, keccak256 } from 'ethers';
-import { blsAggregate, blsKeyFromSecret, blsKeyFromSeed, blsSign, blsVerify, blsVerifyAggregate, g1ToEip2537, g2ToEip2537, verifyPop } from '../../bridge/bls.ts';
+import { blsAggregate, blsKeyFromSecret, blsKeyFromSeed, blsSign, blsVerify, blsVerifyAggregate, g1ToEip2537, g2ToEip2537, verifyPop } from '../../lib/bls.ts';
 import { aggregateForSubmission, blsValidatorSetDigest, buildBlsSet, signerBitmap } from '../../bridge/checkpoint-bls.ts';
 import { isPocError } from '../../lib/errors.ts';
 

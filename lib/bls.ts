@@ -1,5 +1,5 @@
 /**
- * BLS12-381 for checkpoints: keys, signatures with proof of possession, aggregation, and the
+ * BLS12-381 for checkpoints and block randomness (RANDAO reveals): keys, signatures with proof of possession, aggregation, and the
  * EIP-2537 point encoding the L1 contract reads. Pure apart from the native library.
  *
  * Library: @chainsafe/blst (supranational/blst, native; Lodestar's). Measured on this machine
