@@ -56,7 +56,7 @@ example(program
 
 example(program
   .command('init')
-  .description('create a data dir: node keys (0600, never printed) and a genesis with this node as the only validator')
+  .description('create a data dir: node keys (0600, never printed) and a genesis with this node as the only validator; prints the node\'s genesis validator entry')
   .requiredOption('--datadir <dir>', 'data directory')
   .option('--chain-id <id>', 'chain id', String(DEV_CHAIN_ID))
   .option('--genesis <file>', 'use this genesis instead of creating one')
@@ -72,7 +72,9 @@ example(program
       const g = buildGenesis({ chainId: Number(opts.chainId), validators: [{ ...id, power: 10 }], funded: opts.fund ? String(opts.fund).split(',').filter(Boolean) : [] });
       writeFileSync(gfile, JSON.stringify(g, null, 1));
     }
-    console.log(JSON.stringify({ datadir: dir, genesis: gfile, consensusPubKey: id.pubKey, validatorAddress: id.address }, null, 1));
+    // genesisValidator: this node's entry for a shared genesis's `validators` (public keys and the
+    // BLS proof of possession only; the secrets stay in the data dir)
+    console.log(JSON.stringify({ datadir: dir, genesis: gfile, consensusPubKey: id.pubKey, validatorAddress: id.address, genesisValidator: { pubKey: id.pubKey, address: id.address, power: 10, blsPubKey: id.blsPubKey, blsPop: id.blsPop } }, null, 1));
   }), 'pocchain init --datadir ./v0 --genesis shared-genesis.json');
 
 example(program
