@@ -120,7 +120,7 @@ export class ExecutorAgent {
     try {
       await a.#loadCursor();
       await a.#ensureStake();
-      a.#log.info({ executor: a.address, stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
+      a.#log.info({ executor: a.address, node: a.endpoints.current(), stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
       a.#unsubscribe = subscribeLogs({
         // an explicit --ws pins the subscription; otherwise it follows the current node
         url: o.wsUrl ?? (() => a.endpoints.currentWs()),

@@ -13,22 +13,9 @@ import { keccak256 } from 'ethers';
 import { P2PNode, protocolId } from '../../chain/p2p/index.ts';
 import { CONTENT_PROTOCOL, decodeContentRequest, encodeContentResponse } from '../../consensus/content-p2p.ts';
 import { TestNetwork } from '../helpers/network.ts';
-import { rpc, waitFor } from '../helpers/proc.ts';
+import { metricSum as counter, rpc, waitFor } from '../helpers/proc.ts';
 
 const CHAIN_ID = 31338;
-
-/** Sum of a Prometheus counter's samples whose labels include `labels`. */
-async function counter(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 async function get(url: string, hash: string): Promise<{ status: number; bytes: Uint8Array }> {
   const r = await fetch(`${url}/content/${hash}`);
