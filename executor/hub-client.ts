@@ -69,8 +69,29 @@ export function decodeRevert(e: unknown): DecodedRevert | undefined {
   return undefined;
 }
 
+/**
+ * The node gave up executing a call or gas estimate (its RPC EVM timeout, geth's wording): ethers
+ * reports that as a revert without data ("missing revert data"), which it is not.
+ */
+export function nodeTimeout(e: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const walk = (x: any): string | undefined => {
+    if (!x || typeof x !== 'object' || seen.has(x)) return undefined;
+    seen.add(x);
+    if (typeof x.message === 'string' && /execution aborted \(timeout/i.test(x.message)) return x.message.match(/execution aborted \(timeout[^)]*\)/i)![0];
+    for (const k of ['info', 'error', 'cause']) {
+      const m = walk(x[k]);
+      if (m) return m;
+    }
+    return undefined;
+  };
+  return walk(e);
+}
+
 /** A short, user-facing message for a failed call or transaction. */
 export function explainError(e: unknown): string {
+  const t = nodeTimeout(e);
+  if (t) return `the node gave up executing it (${t}): the chain is busy or the call too large; retry, or make it smaller`;
   const r = decodeRevert(e);
   if (r) return `the contract refused: ${r.text}`;
   if (isError(e, 'CALL_EXCEPTION')) return `the contract refused: ${e.shortMessage}`;
@@ -79,7 +100,7 @@ export function explainError(e: unknown): string {
   return String(m);
 }
 
-export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT';
+export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT' | 'TX_ESTIMATE_TIMEOUT';
 
 /**
  * Sends transactions from one wallet: the send step (gas estimate, nonce from the node's pending
@@ -101,7 +122,8 @@ export class TxSender {
         return await send();
       } catch (e) {
         const revert = decodeRevert(e);
-        throw new PocError<TxErrorCode>('TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
+        // a gas estimate the node timed out on is no refusal by the contract: retry or send less
+        throw new PocError<TxErrorCode>(nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : 'TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
       }
     };
     const p = this.#queue.then(submit, submit);

@@ -59,6 +59,14 @@ export function readInputs(path: string): { inputs: Uint8Array[]; names: string[
   return check(lines.map((l) => enc.encode(l.endsWith('\r') ? l.slice(0, -1) : l)), lines.map((_, i) => `line ${i + 1}`));
 }
 
+/**
+ * Tasks per requestTasks the CLI sends by default. The Hub takes up to MAX_BAG (256), but a request
+ * of 256 costs ~18.7M gas (62% of a block) and the node's gas estimate executes it several times:
+ * seconds on a loaded chain, past the node's 5 s RPC EVM timeout (bench/compute.ts met it at the
+ * second job of 1,000 inputs). 64 tasks (~4.7M gas) estimate quickly and share blocks with others.
+ */
+export const DEFAULT_BAG_SIZE = 64;
+
 /** Split n inputs into bags of at most `size` (one job each). */
 export function chunks<T>(xs: readonly T[], size = MAX_BAG): T[][] {
   const out: T[][] = [];
@@ -101,11 +109,11 @@ export interface JobRef {
   block: number;
 }
 
-/** Send one requestTasks per bag of MAX_BAG inputs. */
-export async function requestBags(hub: Contract, tx: TxSender, r: BagRequest, inputs: Uint8Array[], log: (s: string) => void): Promise<JobRef[]> {
+/** Send one requestTasks per bag of `bagSize` inputs. */
+export async function requestBags(hub: Contract, tx: TxSender, r: BagRequest, inputs: Uint8Array[], log: (s: string) => void, bagSize = DEFAULT_BAG_SIZE): Promise<JobRef[]> {
   const spec = [r.app, r.dataset, r.trust, r.minReplicas, r.maxReplicas, r.maxPrice, r.callback, r.solo ? FLAG_SOLO : 0];
   const jobs: JobRef[] = [];
-  for (const bag of chunks(inputs)) {
+  for (const bag of chunks(inputs, bagSize)) {
     const rc = await tx.send('requestTasks', () => hub.requestTasks(spec, bag, { value: r.escrow * BigInt(bag.length) }));
     const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'JobRequested')!;
     const job = { jobId: ev.args.jobId as bigint, firstTaskId: ev.args.firstTaskId as bigint, count: Number(ev.args.count), tx: rc.hash, block: rc.blockNumber };
@@ -198,8 +206,9 @@ function taskIdAt(jobs: JobRef[], i: number): bigint {
 export async function submitBag(o: Opts, hub: Contract, tx: TxSender, r: BagRequest): Promise<Outcome> {
   const { inputs } = readInputs(String(o.inputsFile));
   const log = (s: string) => say(o, s);
-  log(`${inputs.length} input(s): ${Math.ceil(inputs.length / MAX_BAG)} job(s) of at most ${MAX_BAG} tasks, escrow ${formatEther(r.escrow)} per task`);
-  const jobs = await requestBags(hub, tx, r, inputs, log);
+  const bagSize = o.bagSize !== undefined ? parseCount(o.bagSize, '--bag-size', 1, MAX_BAG) : DEFAULT_BAG_SIZE;
+  log(`${inputs.length} input(s): ${Math.ceil(inputs.length / bagSize)} job(s) of at most ${bagSize} tasks, escrow ${formatEther(r.escrow)} per task`);
+  const jobs = await requestBags(hub, tx, r, inputs, log, bagSize);
   const refs = jobs.map((j) => ({ jobId: String(j.jobId), firstTaskId: String(j.firstTaskId), count: j.count, tx: j.tx, block: j.block }));
   if (!o.wait && !o.out) {
     return { json: { jobs: refs, tasks: inputs.length }, text: jobs.map((j) => `job ${j.jobId}: tasks ${j.firstTaskId}..${j.firstTaskId + BigInt(j.count) - 1n}`).join('\n') };

@@ -11,11 +11,11 @@ import { Wallet, ZeroAddress, ZeroHash, formatEther, getAddress, hexlify, keccak
 import { PocError } from '../../lib/errors.ts';
 import { accountAddress, accountOptions, action, common, openProvider, example, parseAddress, parseAmount, parseCount, parseHash, parseInteger, progress as say, rpcUrl, signingKey, type Opts, type Outcome } from '../kit.ts';
 import { createLogger } from '../../lib/log.ts';
-import { HUB_ADDRESS, categoryTime } from '../../consensus/poc/index.ts';
+import { HUB_ADDRESS, MAX_BAG, categoryTime } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
 import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
-import { registerJobCommands, submitBag } from './jobs.ts';
+import { DEFAULT_BAG_SIZE, registerJobCommands, submitBag } from './jobs.ts';
 import { registerProveCommand } from './prove.ts';
 import { registerVerifyCommand } from './verify.ts';
 
@@ -199,7 +199,8 @@ function taskCommands(program: Command): void {
     .option('--dataset <hash>', 'dataset hash')
     .option('--input <string>', 'input bytes (UTF-8) given to the workload on stdin', '')
     .option('--input-file <file>', 'input bytes from a file')
-    .option('--inputs-file <path>', 'a bag: one task per line of this file, or per file of this directory (one job and one transaction per 256 inputs; --price is per task)')
+    .option('--inputs-file <path>', 'a bag: one task per line of this file, or per file of this directory (one job and one transaction per --bag-size inputs; --price is per task)')
+    .option('--bag-size <n>', `with --inputs-file: tasks per job (1..${MAX_BAG}); larger jobs take more of a block and their gas estimate can time out on a busy chain`, String(DEFAULT_BAG_SIZE))
     .option('--out <dir>', 'with --inputs-file: wait, and write each task\'s result to <dir>/<index>.out (failed: <index>.failed) and results.json')
     .option('--solo', 'allow one executor to meet the trust alone (FLAG_SOLO)', false)
     .option('--trust <n>', 'consensus needs credibility > 1 − 1/trust (2 newcomers weigh 4: trust 3 needs 2 agreeing, 5 needs 3)', '3')

@@ -156,3 +156,36 @@ test('every command has --help with an example line and takes --json where it pr
     if (!longRunning) assert.ok(c.options.some((o) => o.long === '--json'), `${name}: --json`);
   }
 });
+
+test('a node that times out a gas estimate is reported as a timeout, not as a contract refusal', async () => {
+  const { createServer } = await import('node:http');
+  const { JsonRpcProvider, Wallet, Contract } = await import('ethers');
+  const { TxSender } = await import('../../executor/hub-client.ts');
+  // a node answering every call as pocchain's call pool does when its EVM timeout fires (geth's wording)
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const calls = [JSON.parse(body)].flat();
+      const answer = (c: any) => (c.method === 'eth_chainId' ? { jsonrpc: '2.0', id: c.id, result: '0x7a69' } : { jsonrpc: '2.0', id: c.id, error: { code: -32000, message: 'execution aborted (timeout = 5s)' } });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(Array.isArray(JSON.parse(body)) ? calls.map(answer) : answer(calls[0])));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const provider = new JsonRpcProvider(`http://127.0.0.1:${port}`, 31337, { staticNetwork: true });
+  try {
+    const err = await provider.estimateGas({ to: '0x' + '11'.repeat(20), data: '0x' }).then(() => null, (e) => e);
+    assert.ok(err, 'the estimate failed');
+    assert.equal(err.code, 'CALL_EXCEPTION', 'ethers calls it a revert without data');
+    assert.deepEqual(toCliError(err), { code: 'RPC_TIMEOUT', message: 'the node gave up executing it (execution aborted (timeout = 5s)): the chain is busy or the call too large; retry, or make it smaller' });
+    const wallet = new Wallet('0x' + '22'.repeat(32), provider);
+    const c = new Contract('0x' + '11'.repeat(20), ['function f()'], wallet);
+    const sent = await new TxSender(wallet).send('f', () => c.f!()).then(() => null, (e) => e);
+    assert.equal(sent?.code, 'TX_ESTIMATE_TIMEOUT', String(sent?.message));
+  } finally {
+    provider.destroy();
+    server.close();
+  }
+});
