@@ -105,7 +105,7 @@ export class ExecutorAgent {
     this.#wallet = new Wallet(o.privateKey, this.#provider);
     this.address = this.#wallet.address;
     this.#hub = hubContract(this.#wallet);
-    this.#tx = new TxSender(this.#wallet);
+    this.#tx = new TxSender(this.#wallet, { pipelined: true });
     this.#cache = new ContentCache(join(o.datadir, 'content'));
     this.journal = journal;
     this.metrics = o.metrics ?? createExecutorMetrics();
@@ -164,7 +164,7 @@ export class ExecutorAgent {
     if (have < target) {
       const add = target - have;
       try {
-        const rc = await this.#tx.send('stake', () => staking.stakeExecutor({ value: add }));
+        const rc = await this.#tx.send('stake', (o) => staking.stakeExecutor({ ...o, value: add }));
         this.#countTx('stake', rc.gasUsed);
         this.#log.info({ added: String(add), tx: rc.hash }, 'staked');
       } catch (e) {
@@ -178,7 +178,7 @@ export class ExecutorAgent {
   async withdraw(): Promise<bigint> {
     const owed = (await this.#hub.withdrawable(this.address)) as bigint;
     if (owed === 0n) return 0n;
-    const rc = await this.#tx.send('withdraw', () => this.#hub.withdraw());
+    const rc = await this.#tx.send('withdraw', (o) => this.#hub.withdraw(o));
     this.#countTx('withdraw', rc.gasUsed);
     this.metrics.withdrawnWei.inc(Number(owed));
     this.#log.info({ amount: String(owed), tx: rc.hash }, 'earnings withdrawn');
@@ -189,13 +189,13 @@ export class ExecutorAgent {
    * Send a Hub call with headroom over the estimate: the estimate is made on the latest state, but
    * other executors' contributions may land first in the same block and change the path taken
    * (the contribution that reaches consensus writes more storage). Unused gas is not charged.
+   * The estimate is made before the call joins the sender's queue, so the estimates of many tasks
+   * overlap and the queue only orders signatures and submissions (TxSender pipelined).
    */
-  #send(method: 'contribute' | 'reveal' | 'decline', args: unknown[]) {
+  async #send(method: 'contribute' | 'reveal' | 'decline', args: unknown[]) {
     const fn = this.#hub.getFunction(method);
-    return this.#tx.send(method, async () => {
-      const est = await fn.estimateGas(...args);
-      return fn(...args, { gasLimit: est + est / 2n + 100_000n });
-    });
+    const est = await this.#tx.estimate(method, () => fn.estimateGas(...args));
+    return this.#tx.send(method, (o) => fn(...args, { ...o, gasLimit: est + est / 2n + 100_000n }));
   }
 
   #countTx(kind: string, gas: bigint, ok = true): void {

@@ -102,28 +102,86 @@ export function explainError(e: unknown): string {
 
 export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT' | 'TX_ESTIMATE_TIMEOUT';
 
+/** What TxSender adds to a call when it keeps the nonce and fees itself (TxSenderOptions.pipelined). */
+export interface SendOverrides {
+  nonce?: number;
+  maxFeePerGas?: bigint;
+  maxPriorityFeePerGas?: bigint;
+  gasPrice?: bigint;
+}
+
+export interface TxSenderOptions {
+  /**
+   * Keep the account's next nonce here and reuse fee data for FEE_DATA_TTL_MS, so a submission in
+   * the queue is one round trip (sendRawTransaction) instead of four: an executor holding many
+   * assignments submits its contributions back to back (measured on a loaded devnet: 26 s from
+   * "ran" to "committed" with 20 tasks in the queue, past the 10-block assignment window). Only for
+   * an account no other process sends from; any failure drops the nonce, re-read from the node.
+   */
+  pipelined?: boolean;
+}
+
+/** How long fee data is reused: EIP-1559's maxFee = 2 × baseFee + tip covers several full blocks. */
+export const FEE_DATA_TTL_MS = 1_000;
+
 /**
- * Sends transactions from one wallet: the send step (gas estimate, nonce from the node's pending
- * count, signature, submission) runs one at a time so nonces never race, while waiting for
- * inclusion runs concurrently, so many tasks' commits fit in one block. Refusals become PocErrors
- * carrying the decoded revert (`data.revert`).
+ * Sends transactions from one wallet: the send step (nonce, signature, submission; the gas
+ * estimate too unless the caller makes it first with `estimate`) runs one at a time so nonces
+ * never race, while waiting for inclusion runs concurrently, so many tasks' commits fit in one
+ * block. Refusals become PocErrors carrying the decoded revert (`data.revert`).
  */
 export class TxSender {
   readonly wallet: Wallet;
   #queue: Promise<unknown> = Promise.resolve();
-  constructor(wallet: Wallet) {
+  readonly #pipelined: boolean;
+  #nonce: number | undefined;
+  #fees: { at: number; o: SendOverrides } | undefined;
+  constructor(wallet: Wallet, o: TxSenderOptions = {}) {
     this.wallet = wallet;
+    this.#pipelined = !!o.pipelined;
   }
 
-  /** Submit `send` (a contract call) exclusively, then wait for its receipt. */
-  async send(what: string, send: () => Promise<ContractTransactionResponse>, timeoutMs = 60_000): Promise<TransactionReceipt> {
+  /** The one error of a call the node or the contract refused before it was sent. */
+  static refusal(what: string, e: unknown): PocError<TxErrorCode> {
+    const revert = decodeRevert(e);
+    // a gas estimate the node timed out on is no refusal by the contract: retry or send less
+    return new PocError<TxErrorCode>(nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : 'TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
+  }
+
+  /** A gas estimate made outside the queue (many can run at once), with send's error model. */
+  async estimate(what: string, estimate: () => Promise<bigint>): Promise<bigint> {
+    try {
+      return await estimate();
+    } catch (e) {
+      throw TxSender.refusal(what, e);
+    }
+  }
+
+  async #overrides(): Promise<SendOverrides> {
+    if (!this.#pipelined) return {};
+    const provider = this.wallet.provider!;
+    if (this.#nonce === undefined) this.#nonce = await provider.getTransactionCount(this.wallet.address, 'pending');
+    if (!this.#fees || Date.now() - this.#fees.at > FEE_DATA_TTL_MS) {
+      const f = await provider.getFeeData();
+      const o: SendOverrides = f.maxFeePerGas !== null && f.maxPriorityFeePerGas !== null ? { maxFeePerGas: f.maxFeePerGas, maxPriorityFeePerGas: f.maxPriorityFeePerGas } : f.gasPrice !== null ? { gasPrice: f.gasPrice } : {};
+      this.#fees = { at: Date.now(), o };
+    }
+    return { nonce: this.#nonce, ...this.#fees.o };
+  }
+
+  /**
+   * Submit `send` (a contract call) exclusively, then wait for its receipt. `send` receives the
+   * nonce and fees to use when the sender is pipelined (pass them through), else nothing.
+   */
+  async send(what: string, send: (o: SendOverrides) => Promise<ContractTransactionResponse>, timeoutMs = 60_000): Promise<TransactionReceipt> {
     const submit = async (): Promise<ContractTransactionResponse> => {
       try {
-        return await send();
+        const tx = await send(await this.#overrides());
+        this.#nonce = tx.nonce + 1;
+        return tx;
       } catch (e) {
-        const revert = decodeRevert(e);
-        // a gas estimate the node timed out on is no refusal by the contract: retry or send less
-        throw new PocError<TxErrorCode>(nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : 'TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
+        this.#nonce = undefined;
+        throw TxSender.refusal(what, e);
       }
     };
     const p = this.#queue.then(submit, submit);
@@ -133,6 +191,8 @@ export class TxSender {
     try {
       rc = await tx.wait(1, timeoutMs);
     } catch (e) {
+      // not included (dropped, replaced, reverted): the node's pending count is the truth again
+      this.#nonce = undefined;
       if (isError(e, 'CALL_EXCEPTION')) {
         throw new PocError<TxErrorCode>('TX_REVERTED', `${what}: transaction ${tx.hash} reverted`, { data: { tx: tx.hash }, cause: e });
       }
