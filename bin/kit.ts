@@ -20,7 +20,7 @@ import { Option, type Command } from 'commander';
 import { computeAddress, getAddress, isError, JsonRpcProvider, Network, parseUnits } from 'ethers';
 import { PocError, isPocError } from '../lib/errors.ts';
 import { loadPrivateKey } from '../lib/keys.ts';
-import { decodeRevert, explainError, nodeTimeout } from '../executor/hub-client.ts';
+import { decodeRevert, errorChain, explainError, nodeTimeout } from '../executor/hub-client.ts';
 
 export type Opts = Record<string, any>;
 
@@ -117,7 +117,7 @@ export async function openProvider(url: string): Promise<JsonRpcProvider> {
     if (typeof j.result !== 'string') throw new Error(`no chain id (HTTP ${r.status})`);
     chainId = BigInt(j.result);
   } catch (e) {
-    const links = chain(e);
+    const links = errorChain(e);
     const code = links.find((x) => typeof x.code === 'string' && x.code !== 'ABORT_ERR')?.code ?? (links[links.length - 1] as Error).message ?? 'no answer';
     throw new PocError<CliErrorCode>('RPC_UNREACHABLE', `cannot reach the JSON-RPC endpoint ${url} (${code}): is the node running? (--rpc / POCCHAIN_RPC, --l1-rpc / POCCHAIN_L1_RPC)`);
   }
@@ -215,23 +215,10 @@ export function parseHash(s: unknown, what: string): string {
 
 const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
-function chain(e: unknown): any[] {
-  const out: any[] = [];
-  const seen = new Set<unknown>();
-  const walk = (x: any) => {
-    if (!x || typeof x !== 'object' || seen.has(x) || out.length > 20) return;
-    seen.add(x);
-    out.push(x);
-    for (const k of ['cause', 'error', 'info']) walk(x[k]);
-  };
-  walk(e);
-  return out;
-}
-
 /** Map anything thrown to the one error shape: a stable code and a message without secrets. */
 export function toCliError(e: unknown): { code: string; message: string } {
   if (isPocError(e)) return { code: e.code, message: e.message };
-  const links = chain(e);
+  const links = errorChain(e);
   const net = links.find((x) => NET_CODES.has(x.code) || NET_CODES.has(x.errno));
   if (net || isError(e, 'TIMEOUT') || (isError(e, 'UNKNOWN_ERROR') && /fetch failed|connect|socket/i.test(String((e as any).shortMessage ?? '') + String((e as any).error?.message ?? '')))) {
     const url = links.find((x) => typeof x.request?.url === 'string')?.request?.url;

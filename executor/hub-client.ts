@@ -40,20 +40,27 @@ export interface DecodedRevert {
   text: string;
 }
 
+/**
+ * Every object an ethers/RPC error links to (itself, then depth-first through `error`, `info`,
+ * `cause` and `payload`), each once and at most 20: ethers wraps the node's JSON-RPC error and
+ * fetch's socket error at different depths depending on the call, so the helpers below search all of them.
+ */
+export function errorChain(e: unknown): any[] {
+  const out: any[] = [];
+  const seen = new Set<unknown>();
+  const walk = (x: any) => {
+    if (!x || typeof x !== 'object' || seen.has(x) || out.length >= 20) return;
+    seen.add(x);
+    out.push(x);
+    for (const k of ['error', 'info', 'cause', 'payload']) walk(x[k]);
+  };
+  walk(e);
+  return out;
+}
+
 /** Find revert data anywhere in an ethers/RPC error and decode it with the Hub/Staking ABIs. */
 export function decodeRevert(e: unknown): DecodedRevert | undefined {
-  const seen = new Set<unknown>();
-  const find = (x: any): string | undefined => {
-    if (!x || typeof x !== 'object' || seen.has(x)) return undefined;
-    seen.add(x);
-    if (typeof x.data === 'string' && /^0x[0-9a-fA-F]{8}/.test(x.data)) return x.data;
-    for (const k of ['error', 'info', 'cause', 'payload']) {
-      const r = find(x[k]);
-      if (r) return r;
-    }
-    return undefined;
-  };
-  const data = find(e);
+  const data: string | undefined = errorChain(e).find((x) => typeof x.data === 'string' && /^0x[0-9a-fA-F]{8}/.test(x.data))?.data;
   if (!data) return undefined;
   for (const iface of [hubIface, stakingIface, callbackIface]) {
     try {
@@ -74,18 +81,9 @@ export function decodeRevert(e: unknown): DecodedRevert | undefined {
  * reports that as a revert without data ("missing revert data"), which it is not.
  */
 export function nodeTimeout(e: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const walk = (x: any): string | undefined => {
-    if (!x || typeof x !== 'object' || seen.has(x)) return undefined;
-    seen.add(x);
-    if (typeof x.message === 'string' && /execution aborted \(timeout/i.test(x.message)) return x.message.match(/execution aborted \(timeout[^)]*\)/i)![0];
-    for (const k of ['info', 'error', 'cause']) {
-      const m = walk(x[k]);
-      if (m) return m;
-    }
-    return undefined;
-  };
-  return walk(e);
+  const re = /execution aborted \(timeout[^)]*\)/i;
+  for (const x of errorChain(e)) if (typeof x.message === 'string' && re.test(x.message)) return x.message.match(re)![0];
+  return undefined;
 }
 
 /** A short, user-facing message for a failed call or transaction. */

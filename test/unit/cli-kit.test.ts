@@ -189,3 +189,25 @@ test('a node that times out a gas estimate is reported as a timeout, not as a co
     server.close();
   }
 });
+
+test('errorChain: one walk finds revert data, node timeouts and socket codes at any depth, cycles included', async () => {
+  const { Interface } = await import('ethers');
+  const { decodeRevert, errorChain, nodeTimeout } = await import('../../executor/hub-client.ts');
+  const data = new Interface(['error AlreadyRegistered(bytes32 hash)']).encodeErrorResult('AlreadyRegistered', ['0x' + '11'.repeat(32)]);
+  // ethers nests the node's JSON-RPC error under info.error; a cycle must not loop
+  const inner: any = { code: 3, message: 'execution reverted', data };
+  const e: any = { shortMessage: 'missing revert data', info: { error: inner } };
+  inner.cause = e;
+  assert.equal(errorChain(e).length, 3);
+  assert.equal(decodeRevert(e)?.text, `AlreadyRegistered(${'0x' + '11'.repeat(32)})`);
+  assert.equal(nodeTimeout(e), undefined);
+  const slow = { payload: { error: { message: 'execution aborted (timeout = 5s)' } } };
+  assert.equal(nodeTimeout(slow), 'execution aborted (timeout = 5s)');
+  assert.equal(decodeRevert(slow), undefined);
+  // bounded: a chain deeper than 20 links is cut, not walked to the end
+  let deep: any = { message: 'execution aborted (timeout = 5s)' };
+  for (let i = 0; i < 30; i++) deep = { cause: deep };
+  assert.equal(errorChain(deep).length, 20);
+  assert.equal(nodeTimeout(deep), undefined);
+  assert.equal(toCliError({ cause: { error: { code: 'ECONNREFUSED' } } }).code, 'RPC_UNREACHABLE');
+});
