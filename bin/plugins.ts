@@ -14,6 +14,7 @@ import { registerBridgeCommands } from './commands/bridge.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
 import { createExplorerPlugin } from '../explorer/plugin.ts';
 import { registerAccountCommands } from './commands/account.ts';
+import { registerValidatorCommands } from './commands/validator.ts';
 
 export interface PluginEnv {
   genesis: Genesis;
@@ -43,6 +44,7 @@ function wholeNumber(v: unknown, flag: string): number {
 export function registerCommands(_program: Command): void {
   registerPocCommands(_program); // executor, app/dataset publish/list, task submit/show/list
   registerAccountCommands(_program); // balance, withdraw (Hub credit)
+  registerValidatorCommands(_program); // validator keys/stake/unstake/withdraw/unjail/status
   registerBridgeCommands(_program); // bridge deploy-l1/deposit/withdraw/status, relayer
   registerDevnetCommand(_program); // devnet: the whole system locally (npm start)
 }

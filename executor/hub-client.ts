@@ -1,15 +1,17 @@
 /**
- * Typed access to the Hub and Staking system contracts over JSON-RPC (ethers v6), shared by the
+ * Typed access to the Hub, Staking and Validators system contracts over JSON-RPC (ethers v6), shared by the
  * executor agent and the CLI: providers configured for a fast local chain, contract handles,
  * revert decoding into the Hub's custom error names, and a serialised transaction sender.
  */
 import { Contract, Interface, JsonRpcProvider, Wallet, isError, type TransactionReceipt, type ContractTransactionResponse } from 'ethers';
 import { loadArtifact } from '../contracts/artifacts.ts';
 import { HUB_ADDRESS, STAKING_ADDRESS } from '../consensus/poc/index.ts';
+import { VALIDATORS_ADDRESS } from '../consensus/validator-params.ts';
 import { PocError } from '../lib/errors.ts';
 
 export const hubIface = new Interface(loadArtifact('Hub').abi);
 export const stakingIface = new Interface(loadArtifact('Staking').abi);
+export const validatorsIface = new Interface(loadArtifact('Validators').abi);
 const callbackIface = new Interface(['error NotHub(address caller)', 'error Refused()']);
 
 /** Task status names by code (Hub.STATUS_*). */
@@ -31,6 +33,10 @@ export function hubContract(runner: JsonRpcProvider | Wallet): Contract {
 
 export function stakingContract(runner: JsonRpcProvider | Wallet): Contract {
   return new Contract(STAKING_ADDRESS, stakingIface, runner);
+}
+
+export function validatorsContract(runner: JsonRpcProvider | Wallet): Contract {
+  return new Contract(VALIDATORS_ADDRESS, validatorsIface, runner);
 }
 
 export interface DecodedRevert {
@@ -58,11 +64,11 @@ export function errorChain(e: unknown): any[] {
   return out;
 }
 
-/** Find revert data anywhere in an ethers/RPC error and decode it with the Hub/Staking ABIs. */
+/** Find revert data anywhere in an ethers/RPC error and decode it with the Hub/Staking/Validators ABIs. */
 export function decodeRevert(e: unknown): DecodedRevert | undefined {
   const data: string | undefined = errorChain(e).find((x) => typeof x.data === 'string' && /^0x[0-9a-fA-F]{8}/.test(x.data))?.data;
   if (!data) return undefined;
-  for (const iface of [hubIface, stakingIface, callbackIface]) {
+  for (const iface of [hubIface, stakingIface, validatorsIface, callbackIface]) {
     try {
       const d = iface.parseError(data);
       if (d) {

@@ -45,11 +45,24 @@ export function initKeys(dir: string): NodeKeys {
   return loadKeys(dir);
 }
 
+/** Path of a data dir's node key file. */
+export const nodeKeysFile = (dir: string): string => join(dir, 'keys', 'node-keys.json');
+
 /** Load keys from `dir/keys/node-keys.json`. */
 export function loadKeys(dir: string): NodeKeys {
-  const file = join(dir, 'keys', 'node-keys.json');
+  const file = nodeKeysFile(dir);
   if (!existsSync(file)) throw new PocError('KEYS_MISSING', `no keys in ${file}: run \`pocchain init --datadir ${dir}\``);
-  const j = JSON.parse(readFileSync(file, 'utf8'));
+  return loadKeysFile(file);
+}
+
+/** Load a node key file (`<datadir>/keys/node-keys.json`, written by initKeys). */
+export function loadKeysFile(file: string): NodeKeys {
+  let j: any;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new PocError('KEYS_INVALID', `${file}: not a node key file (${(e as NodeJS.ErrnoException).code ?? 'not JSON'}); it is <datadir>/keys/node-keys.json of \`pocchain init\``);
+  }
   const secretKey = Uint8Array.from(Buffer.from(String(j.consensusSecretKey).slice(2), 'hex'));
   if (secretKey.length !== 64) throw new PocError('KEYS_INVALID', `consensus key in ${file} is malformed`);
   const consensus = nacl.sign.keyPair.fromSecretKey(secretKey);
