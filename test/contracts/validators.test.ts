@@ -11,6 +11,7 @@ import { Interface, ParamType, type Result } from 'ethers';
 import { startAnvil } from '../../lib/anvil.ts';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { HubFixture, type Receipt } from './hub-fixture.ts';
+import { prng } from '../../consensus/bft/testkit.ts';
 import * as vp from '../../consensus/validator-params.ts';
 import { KeyStatus, SYSTEM_ADDRESS, VALIDATORS_ADDRESS, selectSet, type CandidateView, type GenesisValidatorEntry, type ValidatorParams } from '../../consensus/validator-params.ts';
 
@@ -515,18 +516,6 @@ test('closeEpoch: selection table (top N by stake, ties by key, power order, exc
   assert.equal((await view('epoch'))[0], 2n);
   await assertConserved();
 });
-
-/** Deterministic PRNG (mulberry32): a failing seed replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 test('closeEpoch: the selection equals selectSet (validator-params.ts) on random populations', async () => {
   const seed = Number(process.env.SEED ?? Date.now() % 1e9);
