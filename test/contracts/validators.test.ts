@@ -550,6 +550,92 @@ test('closeEpoch: the selection equals selectSet (validator-params.ts) on random
   await assertConserved();
 });
 
+// ------------------------------------------------------------------------------------ random runs
+
+test('random runs: system calls never revert, the set follows selectSet, value is conserved after every step', async () => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1e9);
+  const rnd = prng(seed);
+  const msg = (step: number, what: string) => `seed ${seed} (rerun with SEED=${seed}), step ${step}: ${what}`;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const params = { ...P, maxValidators: 4, slashBps: 2500, unbondingBlocks: 3n, jailBlocks: 2n, epochLength: 6n, downtimeBps: 3000 };
+  await initialize(params, [genesisEntry(10n * ETH, users[0]), genesisEntry(3n * ETH, users[1])]);
+  const owners = new Map<string, string>(); // key -> owner, for the keys ever bonded
+  for (const k of (await activeSet()).keys) owners.set(k, (await rec(k)).owner);
+  const evidence: string[] = [];
+  const coins = () => BigInt(1 + Math.floor(rnd() * 40)) * (ETH / 4n) + (rnd() < 0.2 ? BigInt(Math.floor(rnd() * 1000)) : 0n);
+  const counts: Record<string, number> = {};
+  let lastStatus: number | undefined;
+  const user = async (from: string, fn: string, args: unknown[], value = 0n) => (lastStatus = (await tx(from, fn, args, value)).status);
+  for (let step = 0; step < 160; step++) {
+    const known = [...owners.keys()];
+    const key = known.length && rnd() < 0.9 ? pick(known) : newKey();
+    const owner = owners.get(key) ?? users[1 + Math.floor(rnd() * 10)]!;
+    const r = rnd();
+    let op: string;
+    if (r < 0.14) {
+      op = 'bond';
+      const k = newKey();
+      const from = users[1 + Math.floor(rnd() * 10)]!;
+      if ((await user(from, 'bond', [k, hex(48), hex(96), hex(20)], coins())) === 1) owners.set(k, from);
+    } else if (r < 0.22) {
+      op = 'addStake';
+      await user(owner, 'addStake', [key], coins());
+    } else if (r < 0.32) {
+      op = 'unbond';
+      const st = (await rec(key)).stake;
+      await user(owner, 'unbond', [key, st > 0n && rnd() < 0.8 ? (st * BigInt(1 + Math.floor(rnd() * 100))) / 100n : coins()]);
+    } else if (r < 0.42) {
+      op = 'withdraw';
+      await user(owner, 'withdraw', [key]);
+    } else if (r < 0.48) {
+      op = 'unjail';
+      await user(owner, 'unjail', [key]);
+    } else if (r < 0.56) {
+      op = 'confirmKeys';
+      const pending = [...(await view('pendingKeys'))[0]] as string[];
+      await sys('confirmKeys', [pending.filter(() => rnd() < 0.7).concat(rnd() < 0.3 ? [newKey()] : []), pending.filter(() => rnd() < 0.2)]);
+    } else if (r < 0.64) {
+      op = 'slash';
+      const ev = evidence.length && rnd() < 0.3 ? pick(evidence) : hex(32);
+      evidence.push(ev);
+      await sys('slash', [key, ev]);
+    } else if (r < 0.8) {
+      op = 'noteMissed';
+      const set = (await activeSet()).keys;
+      await sys('noteMissed', [set.filter(() => rnd() < 0.5).concat(rnd() < 0.2 ? [newKey()] : [])]);
+    } else if (r < 0.92) {
+      op = 'closeEpoch';
+      const before = await activeSet();
+      const p = (await view('params'))[0];
+      const allowance = vp.downtimeAllowance({ epochLength: p.epochLength, downtimeBps: Number(p.downtimeBps) });
+      const views: CandidateView[] = [];
+      for (const k of await candidates()) {
+        const x = await rec(k);
+        // step (1) of closeEpoch: members over the downtime allowance are jailed first
+        const jailed = x.jailed || (before.keys.includes(k) && x.missed > allowance);
+        views.push({ key: k, stake: x.stake, keyStatus: x.keyStatus as KeyStatus, jailed });
+      }
+      const want = selectSet(views, params, before);
+      await sys('closeEpoch');
+      const got = await activeSet();
+      assert.deepEqual({ keys: got.keys, powers: got.powers }, want, msg(step, 'set after closeEpoch'));
+      for (const k of got.keys) assert.equal((await rec(k)).active, true, msg(step, 'members are active'));
+    } else {
+      op = 'mine';
+      await f.mine(1 + Math.floor(rnd() * 3));
+    }
+    counts[op] = (counts[op] ?? 0) + 1;
+    if (lastStatus !== undefined) counts[`${op}Ok`] = (counts[`${op}Ok`] ?? 0) + lastStatus;
+    lastStatus = undefined;
+    await assertConserved().catch((e) => assert.fail(msg(step, `${op}: ${e.message}`)));
+    const set = await activeSet();
+    assert.ok(set.keys.length > 0, msg(step, 'the set is never empty'));
+  }
+  // sys() asserts status 1 on every system call: none reverted
+  assert.ok((counts.closeEpoch ?? 0) > 0 && (counts.slash ?? 0) > 0, `a run exercises the epoch and slashing steps: ${JSON.stringify(counts)}`);
+  process.stdout.write(`# random run, seed ${seed}: ${JSON.stringify(counts)}\n`);
+});
+
 // ------------------------------------------------------------------------------------ gas
 
 test('closeEpoch gas at MAX_CANDIDATES candidates and a MAX_SET set stays well under the 30M system-call gas', async () => {
