@@ -12,6 +12,7 @@
  * - sampling.ts    — stake × reputation weighted sampling without replacement
  * - commitments.ts — resultHash / resultSeal encodings
  * - settle.ts      — payouts, slashes and score changes of a settled task
+ * - offers.ts      — executor asks and capacity: who the scheduler may draw, the market's quote
  * - market.ts      — Staking + Hub as a state machine (used to cross-check the contracts)
  * - system-calls.ts — calldata and gas of the node's Hub system calls
  */
@@ -21,5 +22,6 @@ export * from './sampling.ts';
 export * from './commitments.ts';
 export * from './settle.ts';
 export * from './system-calls.ts';
+export * from './offers.ts';
 export { MarketModel, StakingModel } from './market.ts';
 export type { AssignmentState, ExecutorState, ModelEvent, TaskRequest, TaskState, Asset } from './market.ts';

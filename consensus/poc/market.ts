@@ -14,7 +14,8 @@ import {
   SCHEDULE_SCAN, TaskStatus, UNBONDING_BLOCKS,
 } from './params.ts';
 import { resultHash as hashOf, resultSeal as sealOf } from './commitments.ts';
-import { drawValue, sampleWeight, taskSeed } from './sampling.ts';
+import { drawValue, rewardPerReplica, sampleWeight, taskSeed } from './sampling.ts';
+import { checkOffer, DEFAULT_OFFER, offerRefuses, type Offer } from './offers.ts';
 import { settle, type Payout } from './settle.ts';
 
 export interface ExecutorState {
@@ -183,18 +184,20 @@ export class StakingModel {
     return seized;
   }
 
-  /** eligible(minFree): active executors with free stake ≥ minFree, in list order. */
-  eligible(minFree: bigint): { addrs: string[]; free: bigint[] } {
+  /** eligible(minFree): active executors with free stake ≥ minFree, with free and locked stake, in list order. */
+  eligible(minFree: bigint): { addrs: string[]; free: bigint[]; locked: bigint[] } {
     const addrs: string[] = [];
     const free: bigint[] = [];
+    const locked: bigint[] = [];
     for (const a of this.active) {
       const e = this.get(a);
       if (e.stake - e.locked >= minFree) {
         addrs.push(a);
         free.push(e.stake - e.locked);
+        locked.push(e.locked);
       }
     }
-    return { addrs, free };
+    return { addrs, free, locked };
   }
 
   private activate(a: string, e: ExecutorState): void {
@@ -215,6 +218,15 @@ export class StakingModel {
   }
 }
 
+/** The Hub's copy of the candidates during one schedule() (free and locked change as it draws). */
+interface Pool {
+  addrs: string[];
+  free: bigint[];
+  locked: bigint[];
+  scores: bigint[];
+  offers: Offer[];
+}
+
 /** Hub (0x…1001) + Staking as a model. */
 export class MarketModel {
   readonly staking = new StakingModel();
@@ -224,6 +236,9 @@ export class MarketModel {
   readonly datasets = new Map<string, Asset>();
   readonly tasks = new Map<bigint, TaskState>();
   readonly open: bigint[] = [];
+  readonly offers = new Map<string, Offer>();
+  /** Called for each staked candidate the scheduler skips because of its offer (tests count these). */
+  onRefused: ((executor: string, taskId: bigint, reason: 'capacity' | 'ask') => void) | undefined;
   scheduleCursor = 0;
   finalizeCursor = 0;
   taskCount = 0n;
@@ -234,6 +249,17 @@ export class MarketModel {
 
   setScore(a: string, s: bigint): void {
     this.scores.set(lc(a), s);
+  }
+
+  /** offerOf(a): the declared offer, or asks 0 and DEFAULT_CAPACITY. */
+  offerOf(a: string): Offer {
+    return this.offers.get(lc(a)) ?? DEFAULT_OFFER;
+  }
+
+  /** setOffer(asks, capacity). */
+  setOffer(sender: string, asks: readonly bigint[], capacity: number): void {
+    checkOffer(asks, capacity);
+    this.offers.set(lc(sender), { asks: [...asks], capacity, declared: true });
   }
 
   withdrawableOf(a: string): bigint {
@@ -384,7 +410,7 @@ export class MarketModel {
     if (n === 0) return ev;
     const scan = Math.min(n, SCHEDULE_SCAN);
     const cursor = this.scheduleCursor % n;
-    let pool: { addrs: string[]; free: bigint[]; scores: bigint[] } | null = null;
+    let pool: Pool | null = null;
     for (let i = 0; i < scan; i++) {
       const t = this.tasks.get(this.open[(cursor + i) % n]!)!;
       const needs = t.status === TaskStatus.Active && block < t.contributionDeadline &&
@@ -392,7 +418,7 @@ export class MarketModel {
       if (!needs) continue;
       if (!pool) {
         const e = this.staking.eligible(LOCK_PER_TASK);
-        pool = { ...e, scores: e.addrs.map((a) => this.scoreOf(a)) };
+        pool = { ...e, scores: e.addrs.map((a) => this.scoreOf(a)), offers: e.addrs.map((a) => this.offerOf(a)) };
       }
       this.assign(block, t, pool, randomness, ev);
     }
@@ -400,9 +426,17 @@ export class MarketModel {
     return ev;
   }
 
-  private assign(block: bigint, t: TaskState, pool: { addrs: string[]; free: bigint[]; scores: bigint[] }, randomness: bigint, ev: ModelEvent[]): void {
-    const w = pool.addrs.map((a, i) =>
-      pool.free[i]! < LOCK_PER_TASK || t.assignments.has(a) ? 0n : sampleWeight(pool.free[i]!, pool.scores[i]!));
+  private assign(block: bigint, t: TaskState, pool: Pool, randomness: bigint, ev: ModelEvent[]): void {
+    const perReplica = rewardPerReplica(t.escrow, t.appFee + t.datasetFee, t.maxReplicas);
+    const w = pool.addrs.map((a, i) => {
+      if (pool.free[i]! < LOCK_PER_TASK) return 0n;
+      const refused = offerRefuses(pool.offers[i]!, pool.locked[i]!, t.category, perReplica);
+      if (refused) {
+        if (!t.assignments.has(a)) this.onRefused?.(a, t.id, refused);
+        return 0n;
+      }
+      return t.assignments.has(a) ? 0n : sampleWeight(pool.free[i]!, pool.scores[i]!);
+    });
     let sum = w.reduce((x, y) => x + y, 0n);
     const assigned = t.assignees.length;
     const mustHave = t.minReplicas > assigned ? t.minReplicas - assigned : 1;
@@ -424,6 +458,7 @@ export class MarketModel {
       sum -= w[k]!;
       w[k] = 0n;
       pool.free[k]! -= LOCK_PER_TASK;
+      pool.locked[k]! += LOCK_PER_TASK;
       product = mulCap(product, taskWeight(pool.scores[k]!, t.trust, t.flags));
       count++;
       this.staking.lock(e, LOCK_PER_TASK);
@@ -528,7 +563,7 @@ export class MarketModel {
     return {
       outcome, escrow: t.escrow, appFee: t.appFee, datasetFee: t.datasetFee,
       appOwner: this.apps.get(t.app)!.owner, datasetOwner: t.dataset ? this.datasets.get(t.dataset)!.owner : '',
-      requester: t.requester, contributedCount: t.contributedCount, consensusHash: t.consensusHash,
+      requester: t.requester, maxReplicas: t.maxReplicas, contributedCount: t.contributedCount, consensusHash: t.consensusHash,
     };
   }
 

@@ -56,6 +56,16 @@ export const MIN_REWARD_PER_REPLICA = 10n ** 15n;
 export const EXPIRY_PENALTY = LOCK_PER_TASK / 2n;
 /** Request flags (Hub.FLAG_*): SOLO lets one executor meet the trust alone. */
 export const FLAG_SOLO = 1;
+/**
+ * Executor offers (Hub.setOffer): an ask per category in wei per task replica, a multiple of
+ * ASK_UNIT up to MAX_ASK, and a capacity 1..MAX_CAPACITY of open assignments (assigned until
+ * settled or declined). An executor that never declared asks 0 with DEFAULT_CAPACITY.
+ */
+export const ASK_UNIT = 10n ** 9n;
+export const MAX_ASK = (2n ** 48n - 1n) * ASK_UNIT;
+export const MAX_CAPACITY = 64;
+export const DEFAULT_CAPACITY = 8;
+export const NUM_CATEGORIES = 4;
 /** Most tasks in one requestTasks call. */
 export const MAX_BAG = 256;
 

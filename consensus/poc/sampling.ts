@@ -20,6 +20,11 @@ export function sampleWeight(freeStake: bigint, score: bigint): bigint {
   return units * w;
 }
 
+/** Reward per replica of a request: ⌊(escrow − fees) / maxReplicas⌋ (Hub.rewardPerReplica). */
+export function rewardPerReplica(escrow: bigint, fees: bigint, maxReplicas: number): bigint {
+  return (escrow - fees) / BigInt(maxReplicas);
+}
+
 /** Per-task seed: keccak256(abi.encode(randomness, taskId)). */
 export function taskSeed(randomness: bigint, taskId: bigint): string {
   return keccak256(abi.encode(['uint256', 'uint256'], [randomness, taskId]));

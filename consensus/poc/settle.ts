@@ -1,8 +1,10 @@
 /**
  * Settlement of a task, exactly as Hub._complete / Hub._fail pay:
- * - completed: pool = escrow − appFee − datasetFee + seized locks. Winners (revealed the consensus)
- *   share the pool ∝ logWeight, shares rounded down, the remainder to the first winner in
- *   assignment order; a winner gains +1 score when more than one executor contributed, its share
+ * - completed: pool = escrow − appFee − datasetFee + seized locks. Each winner (revealed the
+ *   consensus) gets the reward per replica, base = ⌊(escrow − fees) / maxReplicas⌋ — at least the
+ *   ask it had when drawn, since the scheduler draws no one asking more — and the rest of the pool,
+ *   pool − winners·base, is shared ∝ logWeight, shares rounded down, the remainder to the first
+ *   winner in assignment order; a winner gains +1 score when more than one executor contributed, its share
  *   is at least MIN_REWARD_PER_REPLICA and it is not the requester. Every other contributor (lost
  *   the vote, or in the consensus group but never revealed) loses its lock into the pool and its
  *   score becomes ⌊2s/3⌋. Assigned executors whose assignment expired before consensus (`expired`)
@@ -23,6 +25,8 @@ export interface SettleTask {
   appOwner: string;
   datasetOwner: string;
   requester: string;
+  /** the request's maxReplicas: the reward per replica is (escrow − fees) / maxReplicas */
+  maxReplicas: number;
   contributedCount: number;
   /** null when the vote never reached consensus */
   consensusHash: string | null;
@@ -83,10 +87,13 @@ export function settle(
     return out;
   }
   let pool = task.escrow - task.appFee - task.datasetFee;
+  const base = pool / BigInt(task.maxReplicas);
   let sumLog = 0n;
+  let winners = 0n;
   for (const a of entries) {
     if (a.status === AssignmentStatus.Revealed) {
       sumLog += BigInt(a.logWeight);
+      winners++;
       out.released.push(a.executor);
     } else if (a.status === AssignmentStatus.Contributed) pool += penalise(a.executor);
     else if (a.status === AssignmentStatus.Declined) continue; // released by decline()
@@ -95,12 +102,13 @@ export function settle(
   }
   if (sumLog === 0n) throw new RangeError('settle: a completed task needs at least one revealed winner');
   const replicated = task.contributedCount > 1;
+  const bonus = pool - base * winners;
   let paid = 0n;
   let first: string | null = null;
   for (const a of entries) {
     if (a.status !== AssignmentStatus.Revealed) continue;
     first ??= a.executor;
-    const share = (pool * BigInt(a.logWeight)) / sumLog;
+    const share = base + (bonus * BigInt(a.logWeight)) / sumLog;
     paid += share;
     out.payouts.push({ to: a.executor, amount: share, kind: PayKind.Reward });
     if (replicated && share >= MIN_REWARD_PER_REPLICA && a.executor !== task.requester) out.scores.set(a.executor, (out.scores.get(a.executor) ?? scoreOf(a.executor)) + 1n);

@@ -2,7 +2,10 @@
 pragma solidity ^0.8.24;
 
 interface IExecutorStaking {
-    function eligible(uint256 minFree) external view returns (address[] memory addrs, uint256[] memory free);
+    function eligible(uint256 minFree)
+        external
+        view
+        returns (address[] memory addrs, uint256[] memory free, uint256[] memory locked);
     function lock(address executor, uint256 amount) external;
     function unlock(address executor, uint256 amount) external;
     function slash(address executor, uint256 amount) external returns (uint256 seized);
@@ -75,6 +78,15 @@ contract Hub {
     uint256 public constant EXPIRY_PENALTY = LOCK_PER_TASK / 2;
     /// @notice Request flag: one executor may meet the trust alone (its weight is not capped).
     uint8 public constant FLAG_SOLO = 1;
+
+    /// @notice Executor offers (`setOffer`): an ask per category, in wei per task replica, stored in
+    ///         steps of ASK_UNIT (48 bits each), and a capacity: how many open assignments (assigned,
+    ///         not yet settled nor declined: the life of a stake lock) the executor takes at once.
+    uint256 public constant ASK_UNIT = 1 gwei;
+    uint256 public constant MAX_ASK = (2 ** 48 - 1) * ASK_UNIT;
+    uint256 public constant MAX_CAPACITY = 64;
+    /// @notice Capacity of an executor that never called setOffer (its asks are 0).
+    uint256 public constant DEFAULT_CAPACITY = 8;
 
     uint8 public constant STATUS_NONE = 0;
     uint8 public constant STATUS_ACTIVE = 1; // scheduling and contributions
@@ -208,6 +220,9 @@ contract Hub {
     uint256[] internal open;
     uint256 public scheduleCursor;
     uint256 public finalizeCursor;
+    /// Offers, one slot per executor: bits 0..15 capacity (0: never declared), then the ask of
+    /// category c in ASK_UNIT at bits 16 + 48c. One cold read per executor when the pool loads.
+    mapping(address => uint256) internal offers;
 
     // ------------------------------------------------------------------ events
 
@@ -236,6 +251,7 @@ contract Hub {
     event Refunded(uint256 indexed taskId, address indexed requester, uint256 amount);
     event CallbackResult(uint256 indexed taskId, address indexed callback, bool ok);
     event Withdrawal(address indexed to, uint256 amount);
+    event OfferSet(address indexed executor, uint256[4] asks, uint256 capacity);
 
     // ------------------------------------------------------------------ errors
 
@@ -272,6 +288,8 @@ contract Hub {
     error ClaimTooEarly(uint256 taskId, uint256 finalDeadline);
     error NothingToWithdraw();
     error TransferFailed();
+    error InvalidAsk(uint256 category, uint256 ask);
+    error InvalidCapacity(uint256 capacity, uint256 max);
 
     modifier onlySystem() {
         if (msg.sender != SYSTEM_ADDRESS) revert NotSystem(msg.sender);
@@ -336,6 +354,13 @@ contract Hub {
         uint256 w = weightOf(s);
         if (w > MAX_SAMPLE_REP_WEIGHT) w = MAX_SAMPLE_REP_WEIGHT;
         return units * w;
+    }
+
+    /// @notice Reward per replica of a task: (escrow − fees) / maxReplicas, rounded down. The
+    ///         scheduler draws only executors whose ask is at most this, and every winner is paid
+    ///         at least this (docs/poc-rules.md, Settlement), so a winner is paid at least its ask.
+    function rewardPerReplica(uint256 escrow, uint256 fees, uint256 maxReplicas) public pure returns (uint256) {
+        return (escrow - fees) / maxReplicas;
     }
 
     // ------------------------------------------------------------------ registry
@@ -545,6 +570,44 @@ contract Hub {
     }
 
     // ------------------------------------------------------------------ executor
+
+    /// @notice Declare the caller's offer: `asks[c]` is the least reward per task replica it
+    ///         accepts for category c (a multiple of ASK_UNIT, at most MAX_ASK), `capacity` how many
+    ///         open assignments it takes at once (1..MAX_CAPACITY). The scheduler draws it only for
+    ///         tasks whose reward per replica, (escrow − fees) / maxReplicas, is at least its ask,
+    ///         and only while it holds fewer open assignments than its capacity. Applies from the
+    ///         next schedule(); assignments already made are kept.
+    function setOffer(uint256[4] calldata asks, uint256 capacity) external {
+        if (capacity == 0 || capacity > MAX_CAPACITY) revert InvalidCapacity(capacity, MAX_CAPACITY);
+        uint256 packed = capacity;
+        for (uint256 c; c < NUM_CATEGORIES; ++c) {
+            uint256 a = asks[c];
+            if (a % ASK_UNIT != 0 || a > MAX_ASK) revert InvalidAsk(c, a);
+            packed |= (a / ASK_UNIT) << (16 + 48 * c);
+        }
+        offers[msg.sender] = packed;
+        emit OfferSet(msg.sender, asks, capacity);
+    }
+
+    /// @notice An executor's offer: asks per category (wei per replica), capacity (DEFAULT_CAPACITY
+    ///         and asks 0 when it never declared one), and whether it declared one.
+    function offerOf(address executor) external view returns (uint256[4] memory asks, uint256 capacity, bool declared) {
+        uint256 o = offers[executor];
+        declared = o != 0;
+        capacity = _capacity(o);
+        for (uint256 c; c < NUM_CATEGORIES; ++c) asks[c] = _ask(o, c);
+    }
+
+    /// Capacity in a packed offer (DEFAULT_CAPACITY when never declared).
+    function _capacity(uint256 o) private pure returns (uint256 cap) {
+        cap = o & 0xffff;
+        if (cap == 0) cap = DEFAULT_CAPACITY;
+    }
+
+    /// Ask of category c in a packed offer, in wei per replica.
+    function _ask(uint256 o, uint256 c) private pure returns (uint256) {
+        return ((o >> (16 + 48 * c)) & (2 ** 48 - 1)) * ASK_UNIT;
+    }
 
     /// @notice Commit a result: resultHash = keccak256(abi.encode(taskId, digest)),
     ///         resultSeal = keccak256(abi.encode(executor, taskId, digest)).
@@ -793,13 +856,21 @@ contract Hub {
     struct Pool {
         address[] addrs;
         uint256[] free;
+        uint256[] locked; // LOCK_PER_TASK per open assignment
         uint256[] scores;
+        uint256[] offers; // packed, as stored
     }
 
     function _loadPool() private view returns (Pool memory p) {
-        (p.addrs, p.free) = IExecutorStaking(STAKING).eligible(LOCK_PER_TASK);
-        p.scores = new uint256[](p.addrs.length);
-        for (uint256 i; i < p.addrs.length; ++i) p.scores[i] = score[p.addrs[i]];
+        (p.addrs, p.free, p.locked) = IExecutorStaking(STAKING).eligible(LOCK_PER_TASK);
+        uint256 n = p.addrs.length;
+        p.scores = new uint256[](n);
+        p.offers = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            address a = p.addrs[i];
+            p.scores[i] = score[a];
+            p.offers[i] = offers[a];
+        }
     }
 
     function _needsAssignment(Task storage t) private view returns (bool) {
@@ -812,17 +883,24 @@ contract Hub {
     /// would reach consensus (and minReplicas is met), or maxReplicas / the pool runs out.
     /// Returns false when it stopped because the gas left could not pay for one more draw; the
     /// executors drawn so far form the round (a short round is topped up like a failed vote).
+    /// Candidates: eligible stake, not yet assigned to the task, an open assignment count below
+    /// their capacity, and an ask for the task's category at most its reward per replica.
     function _assign(uint256 taskId, Task storage t, Pool memory pool, uint256 randomness) private returns (bool done) {
+        Job storage j = jobs[t.job];
         uint256 n = pool.addrs.length;
         uint256[] memory w = new uint256[](n);
         uint256 sum;
+        uint256 perReplica = rewardPerReplica(j.escrow, j.appFee + j.datasetFee, j.maxReplicas);
+        uint256 category = j.category;
         for (uint256 i; i < n; ++i) {
             if (pool.free[i] < LOCK_PER_TASK) continue;
+            uint256 o = pool.offers[i];
+            if (pool.locked[i] >= _capacity(o) * LOCK_PER_TASK) continue;
+            if (_ask(o, category) > perReplica) continue;
             if (t.assignedCount > 0 && assignments[taskId][pool.addrs[i]].status != A_NONE) continue;
             w[i] = sampleWeight(pool.free[i], pool.scores[i]);
             sum += w[i];
         }
-        Job storage j = jobs[t.job];
         uint256 trust = j.trust;
         uint256 flags = j.flags;
         uint256 g0 = t.bestGroup == 0 ? 1 : t.bestGroup;
@@ -847,6 +925,7 @@ contract Hub {
             sum -= w[k];
             w[k] = 0;
             pool.free[k] -= LOCK_PER_TASK;
+            pool.locked[k] += LOCK_PER_TASK;
             product = mulCap(product, taskWeight(pool.scores[k], trust, flags));
             ++count;
             IExecutorStaking(STAKING).lock(e, LOCK_PER_TASK);
@@ -873,8 +952,9 @@ contract Hub {
 
     // ------------------------------------------------------------------ internals: settlement
 
-    /// Winners (revealed the consensus) share escrow − fees + seized stakes ∝ logWeight; the first
-    /// winner in assignment order takes the rounding remainder. Contributors who did not reveal
+    /// Each winner (revealed the consensus) gets the reward per replica; what is left of escrow −
+    /// fees + seized stakes is shared ∝ logWeight, and the first winner in assignment order takes
+    /// the rounding remainder. Contributors who did not reveal
     /// (losers and silent members of the consensus group) lose their lock and a third of their
     /// score. Assigned executors who let their assignment expire before consensus lose
     /// EXPIRY_PENALTY and a third of their score; those cut short by consensus get their lock back.
@@ -884,12 +964,15 @@ contract Hub {
         uint256 n = list.length;
         Job storage j = jobs[t.job];
         uint256 pool = j.escrow - j.appFee - j.datasetFee;
+        uint256 base = pool / j.maxReplicas; // rewardPerReplica
         uint256 sumLog;
+        uint256 winners;
         for (uint256 i; i < n; ++i) {
             address e = list[i];
             Assignment storage a = assignments[taskId][e];
             if (a.status == A_REVEALED) {
                 sumLog += a.logWeight;
+                ++winners;
                 IExecutorStaking(STAKING).unlock(e, LOCK_PER_TASK);
             } else if (a.status == A_CONTRIBUTED) {
                 pool += _penalise(taskId, e);
@@ -902,6 +985,7 @@ contract Hub {
             }
         }
         bool replicated = t.contributedCount > 1;
+        uint256 bonus = pool - base * winners; // winners ≤ assigned ≤ maxReplicas
         uint256 paid;
         address first;
         for (uint256 i; i < n; ++i) {
@@ -909,7 +993,7 @@ contract Hub {
             Assignment storage a = assignments[taskId][e];
             if (a.status != A_REVEALED) continue;
             if (first == address(0)) first = e;
-            uint256 share = (pool * a.logWeight) / sumLog;
+            uint256 share = base + (bonus * a.logWeight) / sumLog;
             paid += share;
             withdrawable[e] += share;
             emit Paid(taskId, e, share, PAY_REWARD);

@@ -165,26 +165,35 @@ contract Staking {
         return active;
     }
 
-    /// @notice Active executors whose free stake is at least `minFree`, with their free stakes,
-    ///         in list order. The Hub samples from this.
-    function eligible(uint256 minFree) external view returns (address[] memory addrs, uint256[] memory free) {
+    /// @notice Active executors whose free stake is at least `minFree`, with their free and
+    ///         locked stakes, in list order. The Hub samples from this (the lock, one
+    ///         LOCK_PER_TASK per open assignment, is how it counts an executor's capacity in use).
+    function eligible(uint256 minFree)
+        external
+        view
+        returns (address[] memory addrs, uint256[] memory free, uint256[] memory locked)
+    {
         uint256 n = active.length;
         addrs = new address[](n);
         free = new uint256[](n);
+        locked = new uint256[](n);
         uint256 k;
         for (uint256 i; i < n; ++i) {
             address a = active[i];
             Executor storage e = executors[a];
-            uint256 f = e.stake - e.locked;
+            uint256 l = e.locked;
+            uint256 f = e.stake - l;
             if (f >= minFree) {
                 addrs[k] = a;
                 free[k] = f;
+                locked[k] = l;
                 ++k;
             }
         }
         assembly ("memory-safe") {
             mstore(addrs, k)
             mstore(free, k)
+            mstore(locked, k)
         }
     }
 

@@ -5,9 +5,9 @@ import { AssignmentStatus, EXPIRY_PENALTY, LOCK_PER_TASK, MarketModel, PayKind, 
 const E = (n: number) => '0x' + n.toString(16).padStart(40, '0');
 const C = '0x' + 'cc'.repeat(32);
 const W = '0x' + 'ee'.repeat(32);
-const base = { escrow: 1000n, appFee: 100n, datasetFee: 30n, appOwner: E(90), datasetOwner: E(91), requester: E(92) };
+const base = { escrow: 1000n, appFee: 100n, datasetFee: 30n, appOwner: E(90), datasetOwner: E(91), requester: E(92), maxReplicas: 5 };
 
-test('completed: winners share pool by logWeight, dust to the first winner, losers seized into the pool', () => {
+test('completed: each winner gets the reward per replica, the rest shared by logWeight, dust to the first winner, losers seized into the pool', () => {
   const s = settle(
     { ...base, outcome: 'complete', contributedCount: 4, consensusHash: C },
     [
@@ -20,10 +20,11 @@ test('completed: winners share pool by logWeight, dust to the first winner, lose
     (e) => (e === E(2) ? 30n : e === E(4) ? 10n : 5n),
     7n,
   );
-  // pool = 1000 - 130 + 7 + 7 = 884; shares 884/3 = 294 and 884*2/3 = 589; dust 1 to E(1)
+  // pool = 1000 - 130 + 7 + 7 = 884; base = 870 / 5 = 174 each; bonus 884 - 2·174 = 536 shared
+  // 1:2 → 178 and 357; dust 1 to E(1)
   assert.deepEqual(s.payouts, [
-    { to: E(1), amount: 294n, kind: PayKind.Reward },
-    { to: E(3), amount: 589n, kind: PayKind.Reward },
+    { to: E(1), amount: 174n + 178n, kind: PayKind.Reward },
+    { to: E(3), amount: 174n + 357n, kind: PayKind.Reward },
     { to: E(1), amount: 1n, kind: PayKind.Reward },
     { to: E(90), amount: 100n, kind: PayKind.AppFee },
     { to: E(91), amount: 30n, kind: PayKind.DatasetFee },
@@ -58,6 +59,17 @@ test('score grows only on paid, replicated tasks, never for the requester; expir
     { executor: E(4), status: AssignmentStatus.Assigned, resultHash: null, logWeight: 0, expired: true },
   ], () => 0n);
   assert.equal(f.refund, coin + EXPIRY_PENALTY, 'on failure the penalty goes to the requester');
+});
+
+test('a light winner next to a heavy one is still paid at least the reward per replica (so at least its ask)', () => {
+  const t = { ...base, escrow: 3200n, appFee: 0n, datasetFee: 0n, maxReplicas: 32, outcome: 'complete' as const, contributedCount: 2, consensusHash: C };
+  const s = settle(t, [
+    { executor: E(1), status: AssignmentStatus.Revealed, resultHash: C, logWeight: 119 },
+    { executor: E(2), status: AssignmentStatus.Revealed, resultHash: C, logWeight: 1 },
+  ], () => 0n);
+  // base 100 each; bonus 3000 shared 119:1 → 2975 and 25; by logWeight alone E(2) would get 26 < 100
+  assert.deepEqual(s.payouts.map((p) => [p.to, p.amount]), [[E(1), 3075n], [E(2), 125n]]);
+  for (const p of s.payouts) assert.ok(p.amount >= t.escrow / BigInt(t.maxReplicas));
 });
 
 test('a single contributor gains no score', () => {
