@@ -55,6 +55,8 @@ async function main() {
     const executors = f.accounts.slice(4, 4 + N);
     say(`staking ${N} executors on anvil`);
     for (const [i, e] of executors.entries()) ok(await f.stakingTx(e, 'stakeExecutor', [], 2n * ETH + BigInt(i) * 10n ** 15n), 'stakeExecutor');
+    // declared offers at the largest capacity: every pool slot is read, and capacity never stops a draw
+    for (const e of executors) ok(await f.hubTx(e, 'setOffer', [[0n, 0n, 0n, 0n], BigInt(poc.MAX_CAPACITY)]), 'setOffer');
     const active = (await f.stakingView('activeCount'))[0] as bigint;
     if (active !== BigInt(N)) throw new Error(`active executors ${active}, expected ${N}`);
     // category 1 (T = 20 blocks): no deadline passes while the calls run

@@ -19,6 +19,11 @@
  * re-sending a commit (the assignment may already be `contributed`) or a reveal.
  *
  * Earnings are pull-based in the Hub; the agent calls withdraw() periodically.
+ *
+ * Offer: at start the agent declares its asks (least reward per replica, per category) and its
+ * capacity (open assignments at once) with Hub.setOffer — one transaction, only when they differ
+ * from the chain's — and sizes the sandbox to its capacity: that many workloads run at once, since
+ * the Hub never gives it more open assignments than that.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,7 +31,7 @@ import { Wallet, ZeroHash, keccak256, zeroPadValue, type Contract, type JsonRpcP
 import { PocError, isPocError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { HUB_ADDRESS, MIN_EXECUTOR_STAKE, TaskStatus, AssignmentStatus, resultHash, resultSeal } from '../consensus/poc/index.ts';
-import { categoryLimits, runWorkload, type WorkloadLimits } from './sandbox.ts';
+import { categoryLimits, configureSandbox, runWorkload, type WorkloadLimits } from './sandbox.ts';
 import { ContentCache, MAX_CONTENT_BYTES, fetchAsset } from './content.ts';
 import { TaskJournal, newSalt, type TaskRecord } from './journal.ts';
 import { TxSender, hubContract, hubIface, stakingContract, explainError } from './hub-client.ts';
@@ -51,6 +56,10 @@ export interface AgentOptions {
   datadir: string;
   /** bonded stake to keep (wei); the agent tops up to it at start. Default 2 coins. */
   stake?: bigint;
+  /** asks per category (wei per replica); null or missing = keep the chain's (0 if never declared) */
+  asks?: readonly (bigint | null)[];
+  /** open assignments at once (1..MAX_CAPACITY); missing = keep the chain's (DEFAULT_CAPACITY if never declared) */
+  capacity?: number;
   /** override the per-category limits */
   limits?: (category: number) => WorkloadLimits;
   /** catch-up scan and re-check interval (ms), default 1000 */
@@ -66,7 +75,7 @@ export interface AgentOptions {
   testBehaviour?: TestBehaviour;
 }
 
-export type AgentErrorCode = 'AGENT_CONFIG' | 'AGENT_STAKE';
+export type AgentErrorCode = 'AGENT_CONFIG' | 'AGENT_STAKE' | 'AGENT_OFFER';
 
 const TASK_ASSIGNED = hubIface.getEvent('TaskAssigned')!.topicHash;
 const CONSENSUS_REACHED = hubIface.getEvent('ConsensusReached')!.topicHash;
@@ -95,6 +104,8 @@ export class ExecutorAgent {
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
   #tasks = new Set<Promise<void>>();
+  /** the offer in force on chain once started */
+  offer: { asks: bigint[]; capacity: number } | undefined;
 
   private constructor(o: AgentOptions, journal: TaskJournal) {
     this.#o = o;
@@ -120,7 +131,8 @@ export class ExecutorAgent {
     try {
       await a.#loadCursor();
       await a.#ensureStake();
-      a.#log.info({ executor: a.address, node: a.endpoints.current(), stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
+      await a.#ensureOffer();
+      a.#log.info({ executor: a.address, node: a.endpoints.current(), stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), asks: a.offer!.asks.map(String), capacity: a.offer!.capacity, fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
       a.#unsubscribe = subscribeLogs({
         // an explicit --ws pins the subscription; otherwise it follows the current node
         url: o.wsUrl ?? (() => a.endpoints.currentWs()),
@@ -172,6 +184,26 @@ export class ExecutorAgent {
       }
     }
     this.metrics.stakeWei.set(Number(await staking.stakeOf(this.address)));
+  }
+
+  /**
+   * Declare the asks and capacity asked for (Hub.setOffer) when they differ from the chain's, then
+   * size the sandbox to the capacity in force.
+   */
+  async #ensureOffer(): Promise<void> {
+    const [asks, capacity, declared] = (await this.#hub.offerOf(this.address)) as unknown as [bigint[], bigint, boolean];
+    const want = { asks: [...asks].map((a, c) => this.#o.asks?.[c] ?? a), capacity: this.#o.capacity ?? Number(capacity) };
+    if (want.capacity !== Number(capacity) || want.asks.some((a, c) => a !== asks[c])) {
+      try {
+        const rc = await this.#tx.send('setOffer', (o) => this.#hub.setOffer(want.asks, want.capacity, o));
+        this.#countTx('setOffer', rc.gasUsed);
+        this.#log.info({ asks: want.asks.map(String), capacity: want.capacity, previously: declared ? { asks: [...asks].map(String), capacity: Number(capacity) } : 'never declared', tx: rc.hash }, 'offer declared');
+      } catch (e) {
+        throw new PocError<AgentErrorCode>('AGENT_OFFER', `could not declare asks ${want.asks.join(',')} and capacity ${want.capacity}: ${explainError(e)}`, { cause: e });
+      }
+    }
+    this.offer = want;
+    configureSandbox({ idleWorkers: want.capacity, maxWorkers: want.capacity });
   }
 
   /** Withdraw Hub earnings if there are any; returns the amount (0n if none). */

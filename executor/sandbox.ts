@@ -6,6 +6,8 @@
  * the value executors commit to on chain, so everything a workload can observe is made
  * host-independent (see sandbox-worker.ts) and honest executors agree byte for byte.
  *
+ * At most `maxWorkers` runs at once (an executor sets it to its declared capacity, issue 14); more
+ * wait in order for a slot, and their wall-clock limit starts only when they get a worker.
  * Each run gets a worker thread (pooled, see below) and a private temp dir (stdin file + a root
  * holding only the dataset), removed when the run ends, whatever the outcome. Limits:
  * - memory: checked statically and capped in the binary (wasm-limits.ts), plus Worker
@@ -107,6 +109,16 @@ export async function runWorkload(params: RunWorkloadParams): Promise<RunWorkloa
   const { limits } = params;
   checkLimits(limits);
   const wasm = capMemory(params.wasm, limits.memoryPages);
+  await acquireSlot();
+  try {
+    return await runAlone(wasm, params);
+  } finally {
+    releaseSlot();
+  }
+}
+
+async function runAlone(wasm: Uint8Array, params: RunWorkloadParams): Promise<RunWorkloadResult> {
+  const { limits } = params;
 
   const dir = await mkdtemp(join(tmpdir(), 'pocchain-wasm-'));
   const rootDir = join(dir, 'root');
@@ -148,10 +160,51 @@ function decodeStderr(b: Uint8Array): string {
 let idleWorkers = 2;
 const idle: Worker[] = [];
 
-/** Set how many booted workers are kept between runs (0 = a fresh worker for every run). */
-export function configureSandbox(opts: { idleWorkers: number }): void {
+// Concurrency: runs beyond maxWorkers wait in FIFO order for a slot.
+let maxWorkers = Infinity;
+let running = 0;
+let peak = 0;
+const waiting: (() => void)[] = [];
+
+function pump(): void {
+  while (running < maxWorkers && waiting.length > 0) {
+    running++;
+    if (running > peak) peak = running;
+    waiting.shift()!();
+  }
+}
+
+function acquireSlot(): Promise<void> {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    pump();
+  });
+}
+
+function releaseSlot(): void {
+  running--;
+  pump();
+}
+
+/**
+ * Size the pool: `idleWorkers` booted workers kept between runs (0 = a fresh worker for every
+ * run), and at most `maxWorkers` runs at once (default: unbounded). Lowering maxWorkers lets the
+ * runs in progress finish; waiting ones start as slots free up.
+ */
+export function configureSandbox(opts: { idleWorkers: number; maxWorkers?: number }): void {
   idleWorkers = Math.max(0, Math.floor(opts.idleWorkers));
   while (idle.length > idleWorkers) void idle.pop()!.terminate();
+  if (opts.maxWorkers !== undefined) {
+    if (!Number.isInteger(opts.maxWorkers) || opts.maxWorkers < 1) throw new RangeError(`maxWorkers ${opts.maxWorkers} is not a positive integer`);
+    maxWorkers = opts.maxWorkers;
+    peak = running;
+    pump();
+  }
+}
+
+/** Runs in progress, runs waiting for a slot, the most at once since the last configureSandbox, the bound. */
+export function sandboxLoad(): { running: number; queued: number; peak: number; maxWorkers: number } {
+  return { running, queued: waiting.length, peak, maxWorkers };
 }
 
 /** Terminate the idle workers (on shutdown; they do not keep the process alive anyway). */

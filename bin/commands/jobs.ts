@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { type Command } from 'commander';
 import { formatEther, ZeroAddress, ZeroHash, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError } from '../../lib/errors.ts';
-import { action, common, example, openProvider, parseCount, parseInteger, progress as say, rpcUrl, type Opts, type Outcome } from '../kit.ts';
-import { FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA, STAKING_ADDRESS, weightOf } from '../../consensus/poc/index.ts';
+import { action, common, example, openProvider, parseAmount, parseCount, parseInteger, progress as say, rpcUrl, type Opts, type Outcome } from '../kit.ts';
+import { FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA, NUM_CATEGORIES, STAKING_ADDRESS, openAssignments, quote, rewardPerReplica, weightOf, type MarketEntry } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, stakingIface, STATUS_NAMES, type TxSender } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
 import { Contract as EthersContract } from 'ethers';
@@ -261,26 +261,50 @@ function formatJob(i: Awaited<ReturnType<typeof describeJob>>): string {
 // ------------------------------------------------------------------------------- market
 
 /**
- * The executors on offer (active list: stake, free stake, score, weight) and a quote for a
- * request: the least escrow per task the Hub accepts, and what a bag of n tasks costs.
+ * The executors on offer (active list: stake, free stake, score, weight, asks per category,
+ * capacity in use / declared) and a quote for a request before it is paid: its reward per replica
+ * ((escrow − fees) / maxReplicas, or --reward), how many executors the Hub could draw for it now
+ * (ask ≤ reward, capacity and stake left), and the least escrow per task at which `replicas`
+ * executors fit.
  */
-export async function marketView(provider: JsonRpcProvider, hub: Contract, q: { app?: string; dataset?: string; replicas: number; tasks: number }) {
+export async function marketView(provider: JsonRpcProvider, hub: Contract, q: { app?: string; dataset?: string; replicas: number; tasks: number; category?: number; reward?: bigint; price?: bigint }) {
   const staking = new EthersContract(STAKING_ADDRESS, stakingIface, provider);
   const active = (await staking.activeExecutors()) as string[];
   const executors = [];
+  const entries: MarketEntry[] = [];
   for (const a of active) {
-    const [stake, locked] = (await staking.executorInfo(a)) as unknown as [bigint, bigint];
-    const score = (await hub.score(a)) as bigint;
-    executors.push({ executor: a, stake: String(stake), free: String(stake - locked), freeSlots: Number((stake - locked) / LOCK_PER_TASK), score: String(score), weight: String(weightOf(score)) });
+    const [[stake, locked], score, [asks, capacity, declared]] = await Promise.all([
+      staking.executorInfo(a) as Promise<[bigint, bigint]>, hub.score(a) as Promise<bigint>, hub.offerOf(a) as Promise<[bigint[], bigint, boolean]>,
+    ]);
+    const offer = { asks: [...asks], capacity: Number(capacity), declared };
+    entries.push({ executor: a, offer, free: stake - locked, locked });
+    const open = openAssignments(locked);
+    executors.push({
+      executor: a, stake: String(stake), free: String(stake - locked), freeSlots: Number((stake - locked) / LOCK_PER_TASK), score: String(score), weight: String(weightOf(score)),
+      asks: offer.asks.map(String), declared, capacity: { open, total: offer.capacity, free: Math.max(0, Math.min(offer.capacity - open, Number((stake - locked) / LOCK_PER_TASK))) },
+    });
   }
   let fees = 0n;
-  if (q.app) fees += (await hub.getApp(q.app)).price as bigint;
+  let category = q.category ?? 0;
+  if (q.app) {
+    const app = await hub.getApp(q.app);
+    fees += app.price as bigint;
+    if (q.category === undefined) category = Number(app.category);
+  }
   if (q.dataset) fees += (await hub.getDataset(q.dataset)).price as bigint;
-  const perTask = leastEscrow(fees, q.replicas);
+  const perReplica = q.reward ?? (q.price !== undefined ? (q.price > fees ? rewardPerReplica(q.price, fees, q.replicas) : 0n) : MIN_REWARD_PER_REPLICA);
+  const qt = quote(entries, category, perReplica, q.replicas);
+  const floor = leastEscrow(fees, q.replicas);
+  const perTask = qt.rewardFor === null ? floor : fees + BigInt(q.replicas) * qt.rewardFor;
   return {
     executors,
-    capacity: executors.reduce((s, e) => s + e.freeSlots, 0),
-    quote: { app: q.app ?? null, dataset: q.dataset ?? null, maxReplicas: q.replicas, fees: String(fees), leastEscrowPerTask: String(perTask), tasks: q.tasks, leastEscrowTotal: String(perTask * BigInt(q.tasks)), minRewardPerReplica: String(MIN_REWARD_PER_REPLICA) },
+    capacity: executors.reduce((s, e) => s + e.capacity.free, 0),
+    quote: {
+      app: q.app ?? null, dataset: q.dataset ?? null, category, maxReplicas: q.replicas, fees: String(fees), rewardPerReplica: String(perReplica),
+      fitting: qt.fitting, slots: qt.slots, pricedOut: qt.pricedOut, busy: qt.busy,
+      rewardForReplicas: qt.rewardFor === null ? null : String(qt.rewardFor),
+      leastEscrowPerTask: String(perTask), tasks: q.tasks, leastEscrowTotal: String(perTask * BigInt(q.tasks)), minRewardPerReplica: String(MIN_REWARD_PER_REPLICA),
+    },
   };
 }
 
@@ -302,12 +326,15 @@ export function registerJobCommands(program: Command): void {
   );
   const market = program
     .command('market')
-    .description('executors on offer (stake, free lock slots, score) and a quote for a request before it is paid')
-    .option('--app <hash>', 'app of the request (its fee is in the quote)')
+    .description('executors on offer (stake, score, asks per category, capacity in use) and a quote for a request before it is paid: how many executors its reward per replica reaches')
+    .option('--app <hash>', 'app of the request (its fee and category are in the quote)')
     .option('--dataset <hash>', 'dataset of the request')
+    .option('--category <n>', `task category 0..${NUM_CATEGORIES - 1} (default: the app's, else 0)`)
     .option('--replicas <n>', 'maxReplicas of the request', '8')
+    .option('--reward <coins>', 'reward per replica to quote (default: from --price, else the Hub\'s minimum)')
+    .option('--price <coins>', 'escrow per task to quote: reward per replica = (price − fees) / replicas')
     .option('--tasks <n>', 'tasks in the bag', '1');
-  example(common(market), 'pocchain market --app 0x<hash> --replicas 3 --tasks 200');
+  example(common(market), 'pocchain market --app 0x<hash> --replicas 3 --tasks 200', 'pocchain market --category 1 --replicas 3 --reward 0.002 --json');
   market.action(
     action(async (o: Opts): Promise<Outcome> => {
       const provider = await openProvider(rpcUrl(o));
@@ -317,10 +344,17 @@ export function registerJobCommands(program: Command): void {
           ...(o.dataset ? { dataset: String(o.dataset) } : {}),
           replicas: parseCount(o.replicas, '--replicas', 1, 32),
           tasks: parseCount(o.tasks, '--tasks', 1, MAX_INPUTS),
+          ...(o.category !== undefined ? { category: parseCount(o.category, '--category', 0, NUM_CATEGORIES - 1) } : {}),
+          ...(o.reward !== undefined ? { reward: parseAmount(o.reward, '--reward', { allowZero: true }) } : {}),
+          ...(o.price !== undefined ? { price: parseAmount(o.price, '--price', { allowZero: true }) } : {}),
         });
-        const L = [`${v.executors.length} active executor(s), ${v.capacity} free assignment slot(s) (one per ${formatEther(LOCK_PER_TASK)} of free stake)`];
-        for (const e of v.executors) L.push(`  ${e.executor}  stake ${formatEther(e.stake)}, free ${formatEther(e.free)} (${e.freeSlots} slots), score ${e.score}, weight ${e.weight}`);
-        L.push(`quote: ${v.quote.tasks} task(s) × (fees ${formatEther(v.quote.fees)} + ${v.quote.maxReplicas} × ${formatEther(MIN_REWARD_PER_REPLICA)}) = at least ${formatEther(v.quote.leastEscrowTotal)}`);
+        const q = v.quote;
+        const L = [`${v.executors.length} active executor(s), ${v.capacity} free assignment slot(s) (capacity left, within free stake at ${formatEther(LOCK_PER_TASK)} per assignment)`];
+        for (const e of v.executors) L.push(`  ${e.executor}  stake ${formatEther(e.stake)}, free ${formatEther(e.free)}, score ${e.score}, weight ${e.weight}, asks ${e.asks.map((a) => formatEther(a)).join(' / ')}${e.declared ? '' : ' (never declared)'}, capacity ${e.capacity.free}/${e.capacity.total} free (${e.capacity.open} open)`);
+        L.push(`quote, category ${q.category}, ${q.maxReplicas} replica(s), reward ${formatEther(q.rewardPerReplica)} per replica: ${q.fitting} executor(s) fit now (${q.slots} slot(s)); ${q.pricedOut} ask more, ${q.busy} at capacity or short of stake`);
+        L.push(q.rewardForReplicas === null
+          ? `  fewer than ${q.maxReplicas} executors have room now at any price; the least escrow the Hub takes is ${formatEther(q.leastEscrowPerTask)} per task`
+          : `  ${q.maxReplicas} executor(s) fit from ${formatEther(q.rewardForReplicas)} per replica: escrow at least fees ${formatEther(q.fees)} + ${q.maxReplicas} × ${formatEther(q.rewardForReplicas)} = ${formatEther(q.leastEscrowPerTask)} per task, ${formatEther(q.leastEscrowTotal)} for ${q.tasks} task(s)`);
         return { json: v, text: L.join('\n') };
       } finally {
         provider.destroy();

@@ -11,7 +11,7 @@ import { Wallet, ZeroAddress, ZeroHash, formatEther, getAddress, hexlify, keccak
 import { PocError } from '../../lib/errors.ts';
 import { accountAddress, accountOptions, action, common, openProvider, example, parseAddress, parseAmount, parseCount, parseHash, parseInteger, progress as say, rpcUrl, signingKey, type Opts, type Outcome } from '../kit.ts';
 import { createLogger } from '../../lib/log.ts';
-import { HUB_ADDRESS, MAX_BAG, categoryTime } from '../../consensus/poc/index.ts';
+import { ASK_UNIT, HUB_ADDRESS, MAX_ASK, MAX_BAG, MAX_CAPACITY, NUM_CATEGORIES, categoryTime } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
 import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
@@ -40,6 +40,28 @@ async function putContent(provider: JsonRpcProvider, bytes: Uint8Array): Promise
 
 // ---------------------------------------------------------------------------------- executor
 
+/**
+ * `--ask` values (repeatable, or comma-separated): `COINS` sets the ask of every category, `CAT:COINS`
+ * of one category (0..3); later values win. Returns one ask per category in wei, null where none
+ * was given (the chain's is kept). An ask is the least reward per task replica the executor takes.
+ */
+export function parseAsks(specs: readonly string[]): (bigint | null)[] {
+  const asks: (bigint | null)[] = Array.from({ length: NUM_CATEGORIES }, () => null);
+  for (const item of specs.flatMap((s) => String(s).split(',')).map((s) => s.trim())) {
+    const m = /^(?:(\d+):)?(.+)$/.exec(item);
+    const cat = m?.[1] !== undefined ? Number(m[1]) : null;
+    if (!m || (cat !== null && cat >= NUM_CATEGORIES)) throw new PocError('CLI_BAD_ASK', `--ask: "${item}" is not COINS or CATEGORY:COINS with a category 0..${NUM_CATEGORIES - 1}`);
+    const wei = coins(m[2], '--ask');
+    if (wei % ASK_UNIT !== 0n || wei > MAX_ASK) throw new PocError('CLI_BAD_ASK', `--ask: ${m[2]} is not a multiple of ${formatEther(ASK_UNIT)} up to ${formatEther(MAX_ASK)}`);
+    if (cat === null) asks.fill(wei);
+    else asks[cat] = wei;
+  }
+  return asks;
+}
+
+/** Commander collector of a repeatable option. */
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
 function executorCommand(program: Command): void {
   const c = program
     .command('executor')
@@ -47,15 +69,19 @@ function executorCommand(program: Command): void {
     .requiredOption('--datadir <dir>', 'executor data directory (task journal, cursor, content cache)')
     .option('--ws <url>', 'node websocket URL (default: the RPC URL with ws://)')
     .option('--stake <coins>', 'bonded stake to keep (topped up at start)', '2')
+    .option('--ask <coins|cat:coins>', 'least reward per task replica you take, for every category or one (0..3); repeatable (default: keep the chain\'s, 0 if never declared)', collect, [])
+    .option('--capacity <n>', `tasks you take at once, 1..${MAX_CAPACITY}: the sandbox runs that many workloads concurrently (default: keep the chain's, 8 if never declared)`)
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
     .option('--withdraw-every <seconds>', 'withdraw earnings this often (0 = never)', '30')
     .option('--scan-interval <ms>', 'catch-up scan interval', '1000')
     .addOption(new Option('--test-behaviour <mode>', 'TEST ONLY: wrong-result | silent | no-reveal').hideHelp());
-  example(common(c, { key: 'executor', log: true }), 'pocchain executor --key-file exec.key --datadir ./exec --stake 2 --rpc http://127.0.0.1:8545,http://127.0.0.1:8546');
+  example(common(c, { key: 'executor', log: true }), 'pocchain executor --key-file exec.key --datadir ./exec --stake 2 --rpc http://127.0.0.1:8545,http://127.0.0.1:8546', 'pocchain executor --key-file exec.key --datadir ./exec --ask 0.001 --ask 3:0.01 --capacity 4');
   c.action(
     action(async (o: Opts) => {
       const { ExecutorAgent } = await import('../../executor/agent.ts');
       const { createExecutorMetrics, serveMetrics } = await import('../../executor/metrics.ts');
+      const asks = parseAsks(o.ask ?? []);
+      const capacity = o.capacity !== undefined ? parseCount(o.capacity, '--capacity', 1, MAX_CAPACITY) : undefined;
       const logger = createLogger({ name: 'pocchain-executor', level: o.logLevel });
       const metrics = createExecutorMetrics({ defaults: true });
       const metricsPort = o.metricsPort !== undefined ? parseCount(o.metricsPort, '--metrics-port', 1, 65535) : undefined;
@@ -70,13 +96,15 @@ function executorCommand(program: Command): void {
         privateKey: signingKey(o),
         datadir: resolve(o.datadir),
         stake: coins(o.stake, '--stake'),
+        asks,
+        ...(capacity !== undefined ? { capacity } : {}),
         withdrawEveryMs: parseCount(o.withdrawEvery, '--withdraw-every', 0, 86_400 * 365) * 1000,
         scanMs: parseCount(o.scanInterval, '--scan-interval', 10, 3_600_000),
         logger,
         metrics,
         ...(o.testBehaviour ? { testBehaviour: o.testBehaviour } : {}),
       });
-      if (o.json) process.stdout.write(JSON.stringify({ executor: agent.address, datadir: resolve(o.datadir), metricsPort: metricsPort ?? null }) + '\n');
+      if (o.json) process.stdout.write(JSON.stringify({ executor: agent.address, datadir: resolve(o.datadir), metricsPort: metricsPort ?? null, asks: agent.offer!.asks.map(String), capacity: agent.offer!.capacity }) + '\n');
       let stopping = false;
       const shutdown = async () => {
         if (stopping) return;

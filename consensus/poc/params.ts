@@ -42,7 +42,7 @@ export const CALLBACK_GAS = 200_000n;
  * Gas rule of the system calls: upper bounds of each step, checked before the step (Hub.sol).
  * The model assumes the gas never runs short; hub-attack.test.ts checks the bounds hold.
  */
-export const POOL_GAS = 2_500_000n;
+export const POOL_GAS = 3_600_000n;
 export const TASK_GAS = 80_000n;
 export const CANDIDATE_GAS = 4_000n;
 export const DRAW_GAS = 130_000n;

@@ -63,7 +63,7 @@ contract Hub {
     /// @notice Gas rule of the system calls: upper bounds of each step's cost, checked BEFORE the
     ///         step, so a system call never runs out of gas whatever the open tasks are. A call
     ///         that stops early leaves its cursor on the first task it did not examine.
-    uint256 public constant POOL_GAS = 2_500_000; // Staking.eligible + scores at MAX_EXECUTORS
+    uint256 public constant POOL_GAS = 3_600_000; // Staking.eligible + scores + offers at MAX_EXECUTORS (3.16M measured)
     uint256 public constant TASK_GAS = 80_000; // examining one task, fixed part
     uint256 public constant CANDIDATE_GAS = 4_000; // weighing one candidate for a task
     uint256 public constant DRAW_GAS = 130_000; // one draw: lock, assignment, event, round state

@@ -6,7 +6,12 @@
  * - a search over task mixes and system-call gas limits: schedule() and finalize() never revert,
  *   whatever gas they are given, and the cursor always moves;
  * - a full active list evicts its lowest stake; one heavy executor never decides alone unless the
- *   request allows it; a declined assignment is topped up at once; a bag of tasks is one request.
+ *   request allows it; a declined assignment is topped up at once; a bag of tasks is one request;
+ * - the pool's gas bound holds at 256 executors with offers: a schedule() given just enough gas to
+ *   load the pool never reverts;
+ * - offers: an executor asking more than a task's reward per replica is never drawn for it and is
+ *   for a richer one; one at capacity waits until an assignment settles or is declined; a winner
+ *   is paid at least its ask.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,6 +93,9 @@ const openCount = async () => ((await f.hubView('openTasks'))[0] as bigint[]).le
 test('the issue\'s attack never makes a system call revert, and honest tasks complete meanwhile', { timeout: 300_000 }, async () => {
   await f.revert(base);
   base = await f.snapshot();
+  // the largest capacity for everyone: the most draws the attack can get (the default, 8 open
+  // assignments each, would cap it at 2,048 assignments in all)
+  for (const e of executors) assert.equal((await f.hubTx(e, 'setOffer', [[0n, 0n, 0n, 0n], BigInt(poc.MAX_CAPACITY)])).status, 1);
   // the attack: 1 × 16 replicas + 13 × 32 replicas at the highest trust, at the least escrow (paid)
   const attack = [await request(attacker, poc.MAX_TRUST, 16, 16)];
   for (let i = 0; i < 13; i++) attack.push(await request(attacker, poc.MAX_TRUST, 32, 32));
@@ -114,8 +122,14 @@ test('the issue\'s attack never makes a system call revert, and honest tasks com
     }
     await system('finalize', []);
   }
-  // every attacking task got its executors too: the cursor never stalled
-  for (const id of attack) assert.ok((assigned.get(id)?.length ?? 0) >= 16, `attack task ${id} was scheduled`);
+  // every attacking task gets executors too, in the next calls at the latest: the cursor never
+  // stalls (a round cut short by the gas rule keeps what it drew, topped up once it expires)
+  const after = blocks;
+  while (attack.some((id) => !assigned.has(id))) {
+    assert.ok(++blocks <= 2 * after + 4, 'every attack task is scheduled');
+    const r = await system('schedule', [BigInt(blocks) * 7919n]);
+    for (const [id, xs] of assignedIn(r)) assigned.set(id, [...(assigned.get(id) ?? []), ...xs]);
+  }
   // and the silent ones pay for it once the attack expires: the requester's escrow comes back
   // with their expiry penalties, no system call reverts while settling 56 tasks of 30 executors
   await f.mine(10n * 20n + 1n);
@@ -126,7 +140,7 @@ test('the issue\'s attack never makes a system call revert, and honest tasks com
   const silent = attack.reduce((s, id) => s + BigInt(assigned.get(id)!.length), 0n);
   const escrow = least(16) + 55n * least(32);
   assert.equal((await f.hubView('withdrawable', [attacker]))[0], escrow + silent * poc.EXPIRY_PENALTY);
-  console.log(`attack: ${attack.length} tasks, ${silent} silent assignments, honest done after ${blocks} blocks; worst schedule ${worstSchedule} gas`);
+  console.log(`attack: ${attack.length} tasks, ${silent} silent assignments, honest done after ${after} blocks, all scheduled after ${blocks}; worst schedule ${worstSchedule} gas`);
 });
 
 test('search: schedule() and finalize() never revert at any gas limit, and the cursor always moves', { timeout: 600_000 }, async () => {
@@ -271,4 +285,78 @@ test('a bag: one request, one escrow split evenly, each task scheduled, voted an
   const [statuses, results] = await f.hubView('taskResults', [first, 3n]);
   assert.deepEqual([...statuses].map(Number), [3, 3, 3]);
   assert.deepEqual([...results], ids.map((id) => '0x' + id.toString(16).padStart(64, '0')));
+});
+
+test('POOL_GAS bounds loading the pool at 256 executors with offers and scores: a schedule() starved around it never reverts', { timeout: 300_000 }, async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  // every slot the pool reads is set (a declared offer and a score for each executor)
+  for (const [i, e] of executors.entries()) {
+    await f.setScore(e, 5n + BigInt(i));
+    assert.equal((await f.hubTx(e, 'setOffer', [[0n, 0n, 0n, 0n], 8n])).status, 1);
+  }
+  await request(requester, 1n, 1, 1);
+  const snap = await f.snapshot();
+  let s = snap;
+  let assignedAt: bigint | null = null;
+  for (let gas = poc.POOL_GAS - 100_000n; gas <= poc.POOL_GAS + 1_600_000n; gas += 50_000n) {
+    const r = await system('schedule', [3n], gas);
+    if (assignedIn(r).size > 0 && assignedAt === null) assignedAt = gas;
+    await f.revert(s);
+    s = await f.snapshot();
+  }
+  assert.ok(assignedAt !== null, 'with enough gas the task is assigned');
+  console.log(`pool at ${N} executors: first assignment with ${assignedAt} gas (POOL_GAS ${poc.POOL_GAS})`);
+});
+
+test('offers: a priced-out executor is skipped, an executor at capacity waits for a settlement or a decline, and winners get at least their ask', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  // everyone but three asks far more than these tasks pay; the three have capacity 1
+  const [cheap, mid, capped] = [executors[10]!, executors[20]!, executors[30]!];
+  for (const e of executors) {
+    if (e === cheap || e === mid || e === capped) continue;
+    assert.equal((await f.hubTx(e, 'setOffer', [[ETH, ETH, ETH, ETH], 64n])).status, 1);
+  }
+  const ask = 3n * 10n ** 15n; // 0.003 per replica in category 1, free elsewhere
+  for (const e of [cheap, mid, capped]) assert.equal((await f.hubTx(e, 'setOffer', [[0n, ask, 0n, 0n], 1n])).status, 1);
+  assert.deepEqual((await f.hubView('offerOf', [cheap])).map((x: unknown) => (Array.isArray(x) ? [...x] : x)), [[0n, ask, 0n, 0n], 1n, true]);
+  assert.equal((await f.revertOf(cheap, HUB_ADDRESS, f.hub.encodeFunctionData('setOffer', [[0n, ask + 1n, 0n, 0n], 1n])))?.name, 'InvalidAsk');
+  assert.equal((await f.revertOf(cheap, HUB_ADDRESS, f.hub.encodeFunctionData('setOffer', [[0n, 0n, 0n, 0n], 65n])))?.name, 'InvalidCapacity');
+
+  // reward per replica 0.002 < ask: nobody fits, the task waits (and is not assigned to anyone)
+  const poor = await request(requester, 1n, 3, 3, 3n * 2n * 10n ** 15n);
+  assert.equal(assignedIn(await system('schedule', [21n])).get(poor), undefined, 'priced out: nobody drawn');
+  // reward per replica exactly the ask: the three are drawn, each takes its one slot
+  const fair = await request(requester, 5n, 3, 3, 3n * ask);
+  const got = assignedIn(await system('schedule', [22n])).get(fair)!;
+  assert.deepEqual([...got].sort(), [cheap, mid, capped].sort());
+  // a second fair task finds them all at capacity
+  const next = await request(requester, 5n, 3, 3, 3n * ask);
+  assert.equal(assignedIn(await system('schedule', [23n])).get(next), undefined, 'at capacity: nobody drawn');
+  // one declines: its slot frees at once and the next schedule draws it for the waiting task
+  assert.equal((await f.hubTx(capped, 'decline', [fair])).status, 1);
+  assert.deepEqual(assignedIn(await system('schedule', [24n])).get(next), [capped]);
+  // the other two vote on `fair`: two newcomers do not meet trust 5, and no third executor fits
+  assert.equal((await f.hubTx(cheap, 'contribute', [fair, resultHash(fair, GOOD), resultSeal(cheap, fair, GOOD)])).status, 1);
+  assert.equal((await f.hubTx(mid, 'contribute', [fair, resultHash(fair, GOOD), resultSeal(mid, fair, GOOD)])).status, 1);
+  assert.equal(await status(fair), poc.TaskStatus.Active, 'two newcomers do not meet trust 5');
+  // contributing does not free a slot: an assignment is open until its task settles
+  assert.equal(assignedIn(await system('schedule', [25n])).get(next), undefined);
+  await f.mine(10n * 20n + 1n);
+  await system('finalize', []);
+  assert.equal(await status(fair), poc.TaskStatus.Failed);
+  // every task settled (failed): the three have room again, and a new task paying 0.0035 per replica gets two
+  const last = await request(requester, 3n, 2, 2, 2n * ask + 10n ** 15n);
+  const drawn = assignedIn(await system('schedule', [26n])).get(last)!;
+  assert.equal(drawn.length, 2);
+  assert.ok(drawn.every((e) => [cheap, mid, capped].includes(e)));
+  for (const e of drawn) assert.equal((await f.hubTx(e, 'contribute', [last, resultHash(last, GOOD), resultSeal(e, last, GOOD)])).status, 1);
+  for (const e of drawn) assert.equal((await f.hubTx(e, 'reveal', [last, GOOD])).status, 1);
+  const paid = f.parseLogs(await system('finalize', [])).filter((l) => l.name === 'Paid' && BigInt(l.args[0]) === last && Number(l.args[3]) === 0);
+  const per = new Map<string, bigint>();
+  for (const l of paid) per.set(String(l.args[1]).toLowerCase(), (per.get(String(l.args[1]).toLowerCase()) ?? 0n) + (l.args[2] as bigint));
+  assert.equal(per.size, 2);
+  for (const [e, v] of per) assert.ok(v >= ask, `${e} paid ${v}, at least its ask ${ask}`);
+  assert.equal([...per.values()].reduce((a, b) => a + b, 0n), 2n * ask + 10n ** 15n, 'the whole reward is paid');
 });

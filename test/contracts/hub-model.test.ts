@@ -8,6 +8,10 @@
  * executor itself), random block randomness and random waits; every step runs on both, and every
  * assignment, refusal, payment, slash, refund, score, stake and task outcome must agree. After
  * every round the Hub holds exactly what it owes plus the escrow of open tasks.
+ * Executors declare offers (asks per category above and below the requests' reward per replica,
+ * capacities small enough to be exhausted and freed, some invalid, some changed mid-run, some
+ * never declared): the draw must skip the same executors on both, and every winner is paid at
+ * least the ask it had when it was drawn.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,10 +35,17 @@ const abi = AbiCoder.defaultAbiCoder();
 
 type Behaviour = 'honest' | 'lazy' | 'decline' | 'collude' | 'loner' | 'silent';
 
+/** An offer: asks per category in 10^13 or 10^14 wei steps (the requests' rewards per replica span ~10^12..10^18), a capacity; sometimes invalid. */
+const offerArb = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ asks: fc.array(fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 300n }).map((k) => k * 10n ** 13n), fc.bigInt({ min: 1n, max: 3000n }).map((k) => k * 10n ** 14n)), { minLength: 4, maxLength: 4 }), capacity: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 64 })) }) },
+  { weight: 1, arbitrary: fc.record({ asks: fc.constant<bigint[]>([0n, 10n ** 9n + 1n, 0n, 0n]), capacity: fc.constantFrom(0, 65, 3) }) },
+);
+
 const executorArb = fc.record({
   stakeTenths: fc.integer({ min: 10, max: 40 }),
   score: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 30n }), fc.bigInt({ min: 100n, max: 400n }), fc.constant(2n ** 200n)),
   behaviour: fc.constantFrom<Behaviour>('honest', 'honest', 'lazy', 'decline', 'collude', 'loner', 'silent'),
+  offer: fc.option(offerArb, { nil: undefined, freq: 3 }),
 });
 const taskArb = fc
   .record({
@@ -63,6 +74,7 @@ const scenarioArb = fc.record({
       waitBeforeReveal: fc.constantFrom(0, 0, 0, 41),
       wait: fc.constantFrom(0, 0, 3, 41, 90),
       claim: fc.boolean(),
+      reoffer: fc.option(fc.record({ who: fc.nat(), offer: offerArb }), { nil: undefined, freq: 2 }),
     }),
     { minLength: 3, maxLength: 6 },
   ),
@@ -142,9 +154,28 @@ const seen = new Map<string, number>();
 let maxPopulation = 0;
 const count = (k: string, n = 1) => seen.set(k, (seen.get(k) ?? 0) + n);
 
+/** Ask (wei per replica) each executor had for its task's category when drawn, by `task executor`. */
+const askAtDraw = new Map<string, bigint>();
+/** Executors skipped for capacity, to see them drawn again once an assignment settled. */
+const heldBack = new Set<string>();
+
 async function system(m: MarketModel, fn: 'schedule' | 'finalize', randomness = 0n): Promise<void> {
   const block = (await f.blockNumber()) + 1n;
   const ev = fn === 'schedule' ? m.schedule(block, randomness) : m.finalize(block);
+  for (const e of ev) {
+    if (e.kind === 'assigned') {
+      const t = m.tasks.get(e.taskId)!;
+      askAtDraw.set(`${e.taskId} ${e.executor}`, m.offerOf(e.executor!).asks[t.category]!);
+      if (heldBack.delete(e.executor!)) count('capacity freed, drawn again');
+    }
+  }
+  // every winner is paid at least the ask it had when drawn (its reward events of the task summed)
+  const rewards = new Map<string, bigint>();
+  for (const e of ev) if (e.kind === 'paid' && e.payKind === 0) rewards.set(`${e.taskId} ${e.executor}`, (rewards.get(`${e.taskId} ${e.executor}`) ?? 0n) + e.amount!);
+  for (const [k, v] of rewards) {
+    assert.ok(v >= askAtDraw.get(k)!, `winner ${k} paid ${v}, below its ask ${askAtDraw.get(k)}`);
+    if (askAtDraw.get(k)! > 0n) count('winners with an ask paid');
+  }
   // 90M gas, above anything these populations need: the model assumes the gas rule never bites
   // (hub-market.test.ts covers the rule itself at the real 30M limit)
   const r = await f.send(SYSTEM_ADDRESS, HUB_ADDRESS, f.hub.encodeFunctionData(fn, fn === 'schedule' ? [randomness] : []), 0n, 90_000_000n);
@@ -176,6 +207,11 @@ async function compareState(m: MarketModel, execs: string[]): Promise<void> {
     assert.equal((await f.hubView('withdrawable', [e]))[0], m.withdrawableOf(e), `withdrawable of ${e}`);
   }
   for (const a of [requester, owner]) assert.equal((await f.hubView('withdrawable', [a]))[0], m.withdrawableOf(a));
+  for (const e of execs) {
+    const [asks, capacity, declared] = await f.hubView('offerOf', [e]);
+    const o = m.offerOf(e);
+    assert.deepEqual([[...asks], Number(capacity), declared], [[...o.asks], o.capacity, o.declared], `offer of ${e}`);
+  }
   assert.deepEqual((await f.stakingView('activeExecutors'))[0].map((x: string) => x.toLowerCase()), m.staking.active);
   for (const [id, t] of m.tasks) {
     const c = (await f.hubView('getTask', [id]))[0];
@@ -194,6 +230,13 @@ test('contracts agree with the reference model on random populations', { timeout
       await f.revert(base);
       base = await f.snapshot();
       const m = new MarketModel();
+      heldBack.clear();
+      m.onRefused = (e, _id, reason) => {
+        count(`refused for ${reason}`);
+        if (reason === 'capacity') heldBack.add(e);
+      };
+      const offer = (e: string, o: { asks: bigint[]; capacity: number }) =>
+        both(m, e, 'setOffer', [o.asks, BigInt(o.capacity)], () => m.setOffer(e, o.asks, o.capacity));
       m.registerApp(owner, APP, APP_PRICE, 1);
       m.registerDataset(owner, DATASET, DATASET_PRICE);
       const execs = sc.executors.map((_, i) => pool[i]!);
@@ -208,6 +251,7 @@ test('contracts agree with the reference model on random populations', { timeout
           m.setScore(e, x.score);
           await f.setScore(e, x.score);
         }
+        if (x.offer) await offer(e, x.offer);
       }
       count('evicted', m.staking.evicted.length);
       // sometimes an executor requests tasks itself: its wins there must not raise its score
@@ -253,6 +297,7 @@ test('contracts agree with the reference model on random populations', { timeout
         }
       };
       for (const r of sc.rounds) {
+        if (r.reoffer) await offer(execs[r.reoffer.who % execs.length]!, r.reoffer.offer);
         await system(m, 'schedule', r.randomness);
         await f.mine(r.waitBeforeContribute);
         await contributeAll();
@@ -294,4 +339,9 @@ test('contracts agree with the reference model on random populations', { timeout
   assert.ok((seen.get('decline ok') ?? 0) > 0, 'some executors declined');
   assert.ok((seen.get('requestTasks ok') ?? 0) > 0, 'some bags were requested');
   assert.ok(maxPopulation >= 200, `populations reached 200+ executors (${maxPopulation})`);
+  assert.ok((seen.get('setOffer ok') ?? 0) > 0 && (seen.get('setOffer refused InvalidCapacity') ?? 0) > 0 && (seen.get('setOffer refused InvalidAsk') ?? 0) > 0, 'offers declared, and refused');
+  assert.ok((seen.get('refused for ask') ?? 0) > 0, 'some executors were priced out of a task');
+  assert.ok((seen.get('winners with an ask paid') ?? 0) > 0, 'some winners with a non-zero ask were paid');
+  assert.ok((seen.get('refused for capacity') ?? 0) > 0, 'some executors were at capacity');
+  assert.ok((seen.get('capacity freed, drawn again') ?? 0) > 0, 'an executor at capacity was drawn again once its assignments settled');
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { keccak256 } from 'ethers';
 import { buildExamples } from '../../examples/build.ts';
-import { configureSandbox, runWorkload, type WorkloadLimits } from '../../executor/sandbox.ts';
+import { configureSandbox, runWorkload, sandboxLoad, type WorkloadLimits } from '../../executor/sandbox.ts';
 import { capMemory, readMemories } from '../../executor/wasm-limits.ts';
 import { isPocError } from '../../lib/errors.ts';
 
@@ -230,6 +230,30 @@ test('a pooled worker is clean after failed runs', async () => {
     assert.deepEqual(a.stdout, b.stdout); // the random stream restarts with each run
   } finally {
     configureSandbox({ idleWorkers: 2 });
+  }
+});
+
+test('at most maxWorkers runs at once (an executor\'s capacity); the others wait their turn and all complete', async () => {
+  configureSandbox({ idleWorkers: 3, maxWorkers: 3 });
+  try {
+    const inputs = Array.from({ length: 10 }, (_, i) => `job ${i}`);
+    const runs = inputs.map((x) => run('echo', x));
+    // the first three took the slots at once, the other seven queue (runWorkload takes its slot before any await)
+    assert.deepEqual([sandboxLoad().running, sandboxLoad().queued], [3, 7]);
+    const out = await Promise.all(runs);
+    assert.deepEqual(out.map((r) => dec(r.stdout)), inputs);
+    assert.deepEqual(sandboxLoad(), { running: 0, queued: 0, peak: 3, maxWorkers: 3 });
+    // a failing run frees its slot too
+    configureSandbox({ idleWorkers: 1, maxWorkers: 1 });
+    const failing = rejectsWith(run('trap', ''), 'WASM_TRAP');
+    const after = run('echo', 'after');
+    assert.equal(sandboxLoad().queued, 1);
+    await failing;
+    assert.equal(dec((await after).stdout), 'after');
+    assert.equal(sandboxLoad().peak, 1);
+    assert.throws(() => configureSandbox({ idleWorkers: 1, maxWorkers: 0 }), RangeError);
+  } finally {
+    configureSandbox({ idleWorkers: 2, maxWorkers: 64 });
   }
 });
 
