@@ -224,6 +224,8 @@ test('system calls do bounded work: SCHEDULE_SCAN + 8 new tasks take two calls',
   const slow = '0x' + 'a3'.repeat(32);
   assert.equal((await f.hubTx(owner, 'registerApp', [slow, 0n, 3, 'ipfs://slow'])).status, 1);
   const N = poc.SCHEDULE_SCAN + 8;
+  // room for every task: the default capacity (8 open assignments each) would be the bound, not the scan
+  for (const e of executors) assert.equal((await f.hubTx(e, 'setOffer', [[0n, 0n, 0n, 0n], BigInt(poc.MAX_CAPACITY)])).status, 1);
   for (let i = 0; i < N; i++) await request({ app: slow, trust: 1n, value: 2n * 10n ** 16n });
   const r1 = await f.system('schedule', [1n]);
   const n1 = new Set(f.parseLogs(r1).filter((l) => l.name === 'TaskAssigned').map((l) => String(l.args[0]))).size;
