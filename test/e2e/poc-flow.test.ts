@@ -142,3 +142,37 @@ test('executor SIGKILLed between commit and reveal restarts, reveals and is paid
   assert.doesNotMatch(restarted.output(), /"task ran"/, 'the restarted agent did not run the task again');
   await waitFor('victim journal done', async () => net.journal(3).some((e) => e.task === String(taskId) && e.t === 'done'), 20_000);
 });
+
+test('an executor declares its ask and capacity at start (once), `market` quotes them, and a task paying less than the ask goes to the others', async () => {
+  const pricey = net.executors.get(2)!;
+  await pricey.stop();
+  const args = ['--withdraw-every', '1', '--ask', '0:0.2', '--capacity', '2'];
+  const restarted = await net.startExecutor(2, { args });
+  assert.match(restarted.output(), /"offer declared"/);
+  const [asks, capacity, declared] = await net.hub.offerOf(pricey.address);
+  assert.deepEqual([[...asks], capacity, declared], [[parseEther('0.2'), 0n, 0n, 0n], 2n, true]);
+  // the same flags again: nothing to declare, no transaction
+  await restarted.stop();
+  const again = await net.startExecutor(2, { args });
+  assert.doesNotMatch(again.output(), /"offer declared"/);
+
+  // 0.05 app fee + 2 replicas × 0.01: the executor asking 0.2 is priced out, the two others fit
+  const q = await net.cli(['market', '--app', echoApp, '--replicas', '2', '--price', '0.07', '--json', '--rpc', net.node.url]);
+  assert.equal(q.code, 0, q.stderr);
+  const m = JSON.parse(q.stdout);
+  const mine = m.executors.find((e: { executor: string }) => e.executor === pricey.address);
+  assert.deepEqual([mine.asks, mine.capacity.total, mine.declared], [[String(parseEther('0.2')), '0', '0', '0'], 2, true]);
+  assert.deepEqual([m.quote.rewardPerReplica, m.quote.fitting, m.quote.pricedOut], [String(parseEther('0.01')), 2, 1]);
+  assert.equal(m.quote.rewardForReplicas, String(parseEther('0.001')), 'two executors ask nothing: the Hub minimum');
+  const { taskId } = await net.request(REQUESTER, { app: echoApp, input: 'cheap', trust: 3, replicas: [2, 2], escrow: parseEther('0.07'), maxPrice: parseEther('0.05') });
+  await net.waitStatus(taskId, 3);
+  const assignees = (await net.hub.taskAssignees(taskId)) as string[];
+  assert.equal(assignees.length, 2);
+  assert.ok(!assignees.includes(pricey.address), 'priced out: never drawn');
+  // paying 0.2 per replica reaches it: a 3-replica task now needs all three
+  const rich = await net.request(REQUESTER, { app: echoApp, input: 'rich', trust: 5, replicas: [3, 3], escrow: parseEther('0.65'), maxPrice: parseEther('0.05') });
+  await net.waitStatus(rich.taskId, 3);
+  assert.ok(((await net.hub.taskAssignees(rich.taskId)) as string[]).includes(pricey.address));
+  const paid = (await net.taskLogs(rich.taskId)).filter((l) => l.name === 'Paid' && Number(l.args.kind) === 0 && l.args.to === pricey.address);
+  assert.ok(paid.reduce((s, l) => s + (l.args.amount as bigint), 0n) >= parseEther('0.2'), 'paid at least its ask');
+});
