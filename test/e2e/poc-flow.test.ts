@@ -136,6 +136,9 @@ test('executor SIGKILLed between commit and reveal restarts, reveals and is paid
   assert.ok(logs.some((l) => l.name === 'Revealed' && l.args.executor === a3), 'victim revealed after restart');
   assert.ok(logs.some((l) => l.name === 'Paid' && l.args.to === a3 && Number(l.args.kind) === 0), 'and was paid');
   assert.equal(logs.filter((l) => l.name === 'Slashed').length, 0);
+  // the chain shows the reveal (and the settlement) before the agent has read its receipt and
+  // journaled it: wait for the journal, then check what it did
+  await waitFor('victim journal revealed', async () => net.journal(3).some((e) => e.task === String(taskId) && e.t === 'revealed'), 20_000);
   const steps = net.journal(3).filter((e) => e.task === String(taskId)).map((e) => e.t);
   assert.deepEqual(steps.filter((s) => s === 'ran').length, 1, 'ran exactly once across the crash');
   assert.ok(steps.includes('committed') && steps.includes('revealed'), steps.join(','));
