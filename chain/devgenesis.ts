@@ -23,8 +23,16 @@ export interface GenesisSpec {
   balance?: bigint;
   blockTimeMs?: number;
   epochLength?: number;
+  /**
+   * An open validator set: the Validators system contract goes into genesis with these parameters
+   * (genesis `params.staking`, defaults in consensus/validator-steps.ts). Absent: the genesis set is fixed.
+   */
+  staking?: Record<string, number | string>;
   extra?: Record<string, unknown>;
 }
+
+/** Address of the Validators system contract (consensus/validator-steps.ts VALIDATORS_ADDRESS). */
+export const VALIDATORS_CONTRACT = '0x0000000000000000000000000000000000001003';
 
 /** Genesis with system contracts included where their artifacts exist. */
 export function buildGenesis(s: GenesisSpec): Genesis {
@@ -43,6 +51,11 @@ export function buildGenesis(s: GenesisSpec): Genesis {
       systemContracts[name] = addr;
     }
   }
+  if (s.staking) {
+    // no silent fallback here: a chain asked to be open must not start with a fixed set
+    alloc[VALIDATORS_CONTRACT] = { balance: '0x0', code: loadArtifact('Validators').deployedBytecode };
+    systemContracts.Validators = VALIDATORS_CONTRACT;
+  }
   return {
     chainId: s.chainId,
     timestamp: Math.floor(Date.now() / 1000),
@@ -51,7 +64,7 @@ export function buildGenesis(s: GenesisSpec): Genesis {
     alloc,
     validators: s.validators,
     systemContracts,
-    params: { blockTimeMs: s.blockTimeMs ?? 1000, epochLength: s.epochLength ?? 100 },
+    params: { blockTimeMs: s.blockTimeMs ?? 1000, epochLength: s.epochLength ?? 100, ...(s.staking ? { staking: s.staking } : {}) },
     ...(s.extra ?? {}),
   };
 }

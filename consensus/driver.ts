@@ -34,10 +34,13 @@ import { PrivValidator } from './bft/signer.ts';
 import type { Commit, ConsensusMessage, Vote } from './bft/types.ts';
 import { commitRandomness, verifyCommit, verifyEvidence, verifyProposal, verifyVoteSignature } from './bft/verify.ts';
 import { inputOfWalRecord, MAX_WAL_RECORD_BYTES, Wal, walRecordOfInput } from './bft/wal.ts';
-import { HeightSets, ValidatorSet } from './validators.ts';
+import type { ValidatorSet } from './validators.ts';
+import { ValidatorSets } from './validator-sets.ts';
+import { MAX_SET } from './validator-params.ts';
 import { decodeEnvelope, encodeEnvelope, encodeSys, sysHash, type Deposit, type RandaoReveal, type SysData } from './envelope.ts';
 import { checkRandao, nextMix, revealersUpTo, signReveal } from './randao.ts';
 import { randaoKey } from '../lib/keys.ts';
+import { PocError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_GOSSIP_MAX, HEIGHT_AHEAD, MAX_BLOCK_TX_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, ROUND_WINDOW } from './limits.ts';
 import { assembleSys, checkEnvelope, depositsAllowed, MAX_FUTURE_SECONDS, fitByBytes, isCanonicalEvidence, judgementOfError, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
@@ -65,6 +68,8 @@ export interface BftDriverOptions {
   pool: TxPool;
   p2p: P2PNode;
   validators: GenesisValidator[];
+  /** the set of every height (validator-sets.ts); default: the genesis set for ever */
+  sets?: ValidatorSets;
   /** null for a full node that follows without voting */
   me: { secretKey: Uint8Array; coinbase: Uint8Array } | null;
   /** directory for the WAL and the signer's last-sign state */
@@ -92,14 +97,13 @@ export class BftDriver {
   private readonly o: BftDriverOptions;
   private readonly log: Logger;
   private readonly chainId: string;
-  /** BLS randomness keys by consensus key (hex), null on a chain whose genesis has none (commit randomness) */
-  private readonly randaoKeys: Map<string, Uint8Array> | null;
+  /** RANDAO randomness (genesis validators have BLS keys) or, on older chains, commit randomness */
+  private readonly randao: boolean;
   /** our BLS randomness secret, when we are a validator of such a chain */
   private readonly randaoSecret: Uint8Array | null;
   private readonly topics: ReturnType<typeof chainTopics>;
   private readonly evidenceTopic: string;
-  private readonly baseSet: ValidatorSet;
-  private readonly heightSets: HeightSets;
+  private readonly sets: ValidatorSets;
   private state: BftState;
   private wal!: Wal;
   private signer?: PrivValidator;
@@ -130,10 +134,9 @@ export class BftDriver {
     this.chainId = `pocchain-${o.chain.chainId}`;
     this.topics = chainTopics(o.chain.chainId);
     this.evidenceTopic = `pocchain/${o.chain.chainId}/evidence`;
-    this.baseSet = ValidatorSet.create(o.validators.map((v) => ({ pubKey: hexBytes(v.pubKey), power: BigInt(v.power) })));
-    this.heightSets = new HeightSets(this.baseSet);
-    this.randaoKeys = o.validators.every((v) => v.blsPubKey) ? new Map(o.validators.map((v) => [v.pubKey.replace(/^0x/, '').toLowerCase(), hexBytes(v.blsPubKey!)])) : null;
-    this.randaoSecret = this.randaoKeys && o.me ? randaoKey(o.me.secretKey).secretKey : null;
+    this.sets = o.sets ?? new ValidatorSets({ genesis: o.validators, epochLength: null });
+    this.randao = o.validators.every((v) => v.blsPubKey);
+    this.randaoSecret = this.randao && o.me ? randaoKey(o.me.secretKey).secretKey : null;
     this.timeouts = { ...timeoutsFor(o.blockTimeMs), ...o.timeouts };
     this.state = createBftState({ chainId: this.chainId, timeouts: this.timeouts, maxFutureRounds: ROUND_WINDOW, maxBlockBytes: CONSENSUS_GOSSIP_MAX });
     this.evidence = new EvidencePool({ isCommitted: async (k) => (await o.chain.store.loadMeta(k)) !== undefined });
@@ -141,7 +144,8 @@ export class BftDriver {
       p2p: o.p2p,
       chain: o.chain,
       log: this.log,
-      verifyCommit: (c, h) => void verifyCommit(c, this.membershipAt(h), this.chainId),
+      // a block we already hold is skipped by the sync, and its (maybe old) set need not be read
+      verifyCommit: (c, h) => void (h > Number(o.chain.head.header.number) && verifyCommit(c, this.membershipAt(h), this.chainId)),
       apply: (h, c, env) => this.applySynced(h, c, env),
       stopped: () => this.stopped,
     });
@@ -150,16 +154,20 @@ export class BftDriver {
 
   /**
    * Membership (keys, powers, indices) of a height: what signatures of votes, commits and evidence
-   * are checked against. Static from genesis, so O(1) for any height (epochs would change it
-   * here); the proposer priorities of `setAt` are not needed for it.
+   * are checked against. The sets of the epochs of the head and of the next height are always in
+   * memory (loaded at start and when a block closes an epoch); older ones: `this.sets.membership`.
    */
-  membershipAt(_height: number): ValidatorSet {
-    return this.baseSet;
+  membershipAt(height: number): ValidatorSet {
+    const s = this.sets.membershipAt(height);
+    if (!s) throw new PocError('VALIDATOR_SET_UNKNOWN', `the validator set of height ${height} is not loaded`);
+    return s;
   }
 
   /** Validator set of a height, with its proposer priorities (cached; cycle-aware, so O(1) at any height). */
   setAt(height: number): ValidatorSet {
-    return this.heightSets.at(height);
+    const s = this.sets.setAt(height);
+    if (!s) throw new PocError('VALIDATOR_SET_UNKNOWN', `the validator set of height ${height} is not loaded`);
+    return s;
   }
 
   get height(): number {
@@ -177,11 +185,13 @@ export class BftDriver {
 
   async start(): Promise<void> {
     const { chain, p2p } = this.o;
-    checkLimits({ validators: this.baseSet.size, consensusGossipMax: p2p.gossipLimit(this.topics.consensus), txGossipMax: p2p.gossipLimit(this.topics.tx), poolMaxTxBytes: this.o.poolMaxTxBytes ?? MAX_TX_BYTES, walRecordMax: MAX_WAL_RECORD_BYTES });
+    checkLimits({ validators: this.sets.maxSize(MAX_SET), consensusGossipMax: p2p.gossipLimit(this.topics.consensus), txGossipMax: p2p.gossipLimit(this.topics.tx), poolMaxTxBytes: this.o.poolMaxTxBytes ?? MAX_TX_BYTES, walRecordMax: MAX_WAL_RECORD_BYTES });
     mkdirSync(this.o.dir, { recursive: true });
     this.wal = await Wal.open(join(this.o.dir, 'wal'));
     if (this.o.me) this.signer = await PrivValidator.open({ secretKey: this.o.me.secretKey, statePath: join(this.o.dir, 'sign-state.json') });
     const head = Number(chain.head.header.number);
+    await this.sets.load(head + 1);
+    if (head > 0) await this.sets.load(head);
     if (head > 0) {
       const c = await chain.getCommit(chain.head.hash());
       if (c) this.lastCommit = decodeCommit(c);
@@ -409,15 +419,15 @@ export class BftDriver {
         extraDataMatches: equalsBytes(block.header.extraData, sysHash(env.sys)),
         lastCommit: lc ? { height: lc.height, forHead: equalsBytes(lc.blockHash, chain.head.hash()) } : null,
         // a chain with BLS keys checks its randao reveal below instead
-        mixHashMatches: this.randaoKeys !== null || equalsBytes(block.header.mixHash, lc ? commitRandomness(lc) : new Uint8Array(32)),
+        mixHashMatches: this.randao || equalsBytes(block.header.mixHash, lc ? commitRandomness(lc) : new Uint8Array(32)),
         evidenceCount: env.sys.evidence.length,
         depositCount: env.sys.deposits.length,
         timestamp: Number(block.header.timestamp),
         now: Math.floor(Date.now() / 1000),
       });
-      if (lc) verifyCommit(lc, this.membershipAt(height - 1), this.chainId);
-      if (this.randaoKeys) {
-        const keys = this.randaoKeys;
+      if (lc) verifyCommit(lc, await this.sets.membership(height - 1), this.chainId);
+      if (this.randao) {
+        const keys = this.sets.entry(height)?.bls ?? new Map<string, Uint8Array>();
         const set = this.setAt(height);
         const proposers = revealersUpTo(set, round);
         checkRandao({ chainId: this.chainId, height, parentMix: chain.head.header.mixHash, mixHash: block.header.mixHash, randao: env.sys.randao, keyOf: (i) => { const pk = proposers.has(i) ? set.pubKeyOf(i) : undefined; return pk ? keys.get(Buffer.from(pk).toString('hex')) : undefined; } });
@@ -431,7 +441,7 @@ export class BftDriver {
         seen.add(k);
         const v = await this.evidence.verdict(ev.voteA.height, k, height);
         if (v !== 'ok') throw ruleError(`evidence ${v}`);
-        verifyEvidence(ev, this.membershipAt(ev.voteA.height), this.chainId);
+        verifyEvidence(ev, await this.sets.membership(ev.voteA.height), this.chainId);
       }
       // +2/3 accepted these deposits against their L1 views; a node without L1 access follows them
       if (env.sys.deposits.length > 0 && !decided) {
@@ -462,6 +472,9 @@ export class BftDriver {
       // the evidence index goes into the block's own batch: committed evidence is never accepted twice
       await chain.commit(ex.res, { commit: encodeCommit(commit), sys: encodeSys(ex.sys), meta: ex.sys.evidence.map((evb) => ({ key: evidenceKey(evb), value: new Uint8Array([1]) })) });
     });
+    // a block that closed an epoch: the next height's set is read now, before anything needs it
+    const next = await this.sets.afterCommit(height);
+    if (next) this.log.info({ epoch: next.epoch, firstHeight: next.firstHeight, validators: next.set.size, member: this.o.me ? next.set.indexOf(this.o.me.secretKey.slice(32)) >= 0 : false }, 'validator set of the next epoch');
     this.executed.clear();
     this.gasOf.clear();
     this.lastCommit = commit;
@@ -505,8 +518,14 @@ export class BftDriver {
       this.stats.ignoredMessages++;
       return 'ignore';
     }
+    // the next epoch's set is known once its boundary block is committed: until then, not judgeable
+    const members = this.sets.membershipAt(h);
+    if (!members) {
+      this.stats.ignoredMessages++;
+      return 'ignore';
+    }
     if (m.kind === 'vote') {
-      if (!verifyVoteSignature(m.vote, this.membershipAt(h), this.chainId)) return 'reject';
+      if (!verifyVoteSignature(m.vote, members, this.chainId)) return 'reject';
       this.enqueue({ type: 'vote', vote: m.vote, verified: true }, { from });
     } else {
       if (!verifyProposal(m.proposal, this.setAt(h), this.chainId, CONSENSUS_GOSSIP_MAX)) return 'reject';
@@ -534,7 +553,7 @@ export class BftDriver {
       return 'ignore';
     }
     try {
-      verifyEvidence(c.ev, this.membershipAt(c.ev.voteA.height), this.chainId);
+      verifyEvidence(c.ev, await this.sets.membership(c.ev.voteA.height), this.chainId);
     } catch {
       return 'reject';
     }
@@ -621,10 +640,6 @@ function gasClaimed(bytes: Uint8Array): bigint {
   } catch {
     return 0n;
   }
-}
-
-function hexBytes(h: string): Uint8Array {
-  return new Uint8Array(Buffer.from(h.replace(/^0x/, ''), 'hex'));
 }
 
 function inputHeight(i: BftInput): number {

@@ -23,6 +23,9 @@ import { P2PNode } from '../chain/p2p/index.ts';
 import { BftDriver } from './driver.ts';
 import type { NodePlugin } from './plugin.ts';
 import { blockTransition, implementedSteps, TRANSITION_VERSION } from './transition.ts';
+import { ValidatorSets } from './validator-sets.ts';
+import { readActiveSet, stakingParams, validatorSteps } from './validator-steps.ts';
+import { PocError } from '../lib/errors.ts';
 import type { TimeoutConfig } from './bft/machine.ts';
 import { RpcError, RPC } from '../chain/rpc/server.ts';
 
@@ -90,8 +93,16 @@ export class PocNode {
     const logger = o.logger ?? silentLogger;
     const metrics = createMetrics();
     const plugins = o.plugins ?? [];
-    const steps = plugins.map((p) => p.steps);
+    // a Validators contract in genesis: the set changes by stake at epoch boundaries
+    const staking = stakingParams(o.genesis);
+    const sets = new ValidatorSets({ genesis: o.genesis.validators, epochLength: staking ? Number(staking.epochLength) : null });
+    const steps = [staking ? validatorSteps({ genesis: o.genesis, params: staking, sets, log: () => logger }) : undefined, ...plugins.map((p) => p.steps)];
     const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: blockTransition(steps) });
+    sets.attach(async (boundary) => {
+      const b = await chain.getBlockByNumber(BigInt(boundary));
+      if (!b) throw new PocError('VALIDATOR_SET_UNKNOWN', `block ${boundary}, which stored the validator set, is not in the store`);
+      return readActiveSet(await chain.vmAt(b.header.stateRoot));
+    });
     logger.info({ version: TRANSITION_VERSION, steps: implementedSteps(steps) }, 'block transition');
     const pool = new TxPool(chain, o.pool);
     registerTxWorkMetrics(metrics.registry, chain.counters);
@@ -155,6 +166,21 @@ export class PocNode {
         consensus: node?.bft ? node.bft.status() : { mode: 'solo' },
       }),
       pocchain_nodeInfo: () => ({ peerId: node?.p2p?.peerId ?? null, p2p: node?.p2p?.multiaddrs() ?? [], peers: node?.p2p?.peers() ?? [], banned: node?.p2p?.bannedPeers() ?? [], p2pStats: node?.p2p?.stats() ?? null, rpcPort: rpc.port }),
+      // the set that signs a height: index order is the order of commit signers and evidence indices
+      pocchain_getValidatorSet: async ([tag]) => {
+        const h = typeof tag === 'string' && /^0x[0-9a-f]+$/i.test(tag) ? Number(BigInt(tag)) : Number(chain.head.header.number) + 1;
+        if (!Number.isSafeInteger(h) || h < 1 || h > Number(chain.head.header.number) + 1) throw new RpcError(RPC.INVALID_PARAMS, 'height must be between 1 and head + 1');
+        const e = await sets.load(h);
+        const operators = new Map(e.members.map((m) => [Buffer.from(m.pubKey).toString('hex'), m.operator]));
+        return {
+          height: h,
+          epoch: e.epoch,
+          firstHeight: e.firstHeight,
+          epochLength: sets.epochLength,
+          totalPower: String(e.set.list().reduce((t, v) => t + v.power, 0n)),
+          validators: e.set.list().map((v, index) => ({ index, pubKey: '0x' + Buffer.from(v.pubKey).toString('hex'), power: String(v.power), operator: operators.get(Buffer.from(v.pubKey).toString('hex')) ?? null })),
+        };
+      },
       pocchain_getBlockConsensus: async ([tag]) => {
         const n = typeof tag === 'string' && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : chain.head.header.number;
         const b = await chain.getBlockByNumber(n);
@@ -236,6 +262,7 @@ export class PocNode {
         pool,
         p2p: node.p2p,
         validators: o.genesis.validators,
+        sets,
         me: o.bft.consensusSecretKey ? { secretKey: o.bft.consensusSecretKey, coinbase: o.coinbase } : null,
         dir: o.bft.dir,
         blockTimeMs: o.blockTimeMs,

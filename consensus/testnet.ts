@@ -20,6 +20,9 @@ export interface TestnetSpec {
   /** extra genesis fields (e.g. bridge config) */
   genesisExtra?: Record<string, unknown>;
   funded?: string[];
+  /** an open validator set (chain/devgenesis.ts GenesisSpec.staking) */
+  staking?: Record<string, number | string>;
+  epochLength?: number;
   /** explicit ports per node (overrides rpcPort+i / p2pPort+i) */
   ports?: { rpc: number[]; p2p: number[] };
 }
@@ -56,6 +59,8 @@ export async function createTestnet(s: TestnetSpec): Promise<{ genesis: string; 
     validators: nodes.filter((n) => n.validator).map((n) => ({ pubKey: n.pubKey, address: n.address, power: 10, name: n.name, blsPubKey: n.blsPubKey, blsPop: n.blsPop })),
     funded: s.funded ?? devAccounts(10).map((w) => w.address),
     blockTimeMs: s.blockTimeMs,
+    ...(s.staking ? { staking: s.staking } : {}),
+    ...(s.epochLength ? { epochLength: s.epochLength } : {}),
     ...(s.genesisExtra ? { extra: s.genesisExtra } : {}),
   });
   const gjson = JSON.stringify(genesis, null, 1);

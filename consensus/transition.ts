@@ -4,10 +4,13 @@
  * roots. So it is one fixed list here, versioned, and never the order in which the node's layers
  * happen to be wired together (plugins only say which step they implement).
  *
- * Version 1, for every block:
- *   1. epoch      — validator-set change at an epoch boundary (no operation yet: the set is fixed
- *                   in genesis until staking lands; the step's place is reserved)
- *   2. slashing   — punishment of committed evidence (no operation yet, same reason)
+ * Version 2, for every block:
+ *   1. epoch      — on a chain with the Validators contract (validator-steps.ts): block 1 bonds the
+ *                   genesis validators; a block at a multiple of the epoch length checks new BLS
+ *                   keys and closes the epoch (jails absentees, stores the next set). No operation
+ *                   on a chain whose genesis set is fixed.
+ *   2. slashing   — same chains: committed equivocations slash and jail their signer; members
+ *                   absent from the block's last commit are counted missed
  *   3. deposits   — bridge deposits minted in nonce order (bridge/deposits-hook.ts)
  *   4. schedule   — Hub.schedule(randomness): executors drawn for open tasks (consensus/hub.ts)
  *   5. transactions
@@ -23,7 +26,7 @@ import { PocError } from '../lib/errors.ts';
 export type TransitionErrorCode = 'TRANSITION_STEP_TAKEN' | 'TRANSITION_UNKNOWN_STEP';
 
 /** Version of the block transition below; bump it with any change to the list or to a step's rules. */
-export const TRANSITION_VERSION = 1;
+export const TRANSITION_VERSION = 2;
 
 /** Steps of a block, in execution order. */
 export const BLOCK_STEPS = ['epoch', 'slashing', 'deposits', 'schedule', 'transactions', 'finalize'] as const;

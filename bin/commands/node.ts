@@ -2,6 +2,7 @@
  * `pocchain node`, `init`, `testnet`, `version`: run and lay out nodes. Node flags come from
  * defaults < --config file < POCCHAIN_<FLAG> environment < flags.
  */
+import { stakingInGenesis } from '../../consensus/validator-steps.ts';
 import { Command, Option } from 'commander';
 import { mkdtempSync, existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,7 +143,8 @@ example(program
       coinbase = Buffer.from(keys.validator.address.slice(2), 'hex');
       const me = publicIdentity(keys).pubKey.toLowerCase();
       isValidator = genesis.validators.some((v) => v.pubKey.toLowerCase() === me);
-      if (isValidator) consensusSecretKey = keys.consensus.secretKey;
+      // on a chain whose set changes by stake, any node with keys may be elected at an epoch boundary
+      if (isValidator || stakingInGenesis(genesis)) consensusSecretKey = keys.consensus.secretKey;
     }
     const solo = genesis.validators.length === 1 && isValidator;
     const byz = String(c.testByzantine ?? '').split(',');
@@ -210,9 +212,13 @@ example(program
   .option('--rpc-port <port>', 'RPC port of node0 (node i gets port+i)', '8545')
   .option('--p2p-port <port>', 'p2p port of node0 (node i gets port+i)', '26656')
   .option('--block-time <ms>', 'block interval', '1000')
+  .option('--staking', 'an open validator set: the Validators contract in genesis (docs/validators.md); full nodes can stake and join')
+  .option('--epoch-length <blocks>', 'blocks per epoch (with --staking)', '100')
   .action(async (opts) => {
     const { createTestnet } = await import('../../consensus/testnet.ts');
-    const r = await createTestnet({ out: resolve(opts.out), validators: Number(opts.validators), fullNodes: Number(opts.fullNodes), chainId: Number(opts.chainId), rpcPort: Number(opts.rpcPort), p2pPort: Number(opts.p2pPort), blockTimeMs: Number(opts.blockTime) });
+    const epochLength = Number(opts.epochLength);
+    if (!Number.isSafeInteger(epochLength) || epochLength < 1) fail('error: --epoch-length must be a positive integer');
+    const r = await createTestnet({ out: resolve(opts.out), validators: Number(opts.validators), fullNodes: Number(opts.fullNodes), chainId: Number(opts.chainId), rpcPort: Number(opts.rpcPort), p2pPort: Number(opts.p2pPort), blockTimeMs: Number(opts.blockTime), ...(opts.staking ? { staking: {}, epochLength } : {}) });
     console.log(JSON.stringify(r, null, 1));
   }), 'pocchain testnet --out ./net --validators 4');
 }

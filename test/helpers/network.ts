@@ -24,13 +24,13 @@ export class TestNetwork {
   }
 
   /** Lay out the network (nothing started). */
-  static async create(opts: { validators?: number; fullNodes?: number; blockTimeMs?: number; genesisExtra?: Record<string, unknown> } = {}): Promise<TestNetwork> {
+  static async create(opts: { validators?: number; fullNodes?: number; blockTimeMs?: number; genesisExtra?: Record<string, unknown>; staking?: Record<string, number | string>; epochLength?: number } = {}): Promise<TestNetwork> {
     const dir = tempDir('pocchain-net-');
     const total = (opts.validators ?? 4) + (opts.fullNodes ?? 0);
     // consecutive free ports are not guaranteed: ask for each and pass them explicitly below
     const rpcPorts = await Promise.all(Array.from({ length: total }, () => freePort()));
     const p2pPorts = await Promise.all(Array.from({ length: total }, () => freePort()));
-    const r = await createTestnet({ out: dir, validators: opts.validators ?? 4, fullNodes: opts.fullNodes ?? 0, chainId: 31338, rpcPort: 0, p2pPort: 0, blockTimeMs: opts.blockTimeMs ?? 300, ...(opts.genesisExtra ? { genesisExtra: opts.genesisExtra } : {}), ports: { rpc: rpcPorts, p2p: p2pPorts } });
+    const r = await createTestnet({ out: dir, validators: opts.validators ?? 4, fullNodes: opts.fullNodes ?? 0, chainId: 31338, rpcPort: 0, p2pPort: 0, blockTimeMs: opts.blockTimeMs ?? 300, ...(opts.genesisExtra ? { genesisExtra: opts.genesisExtra } : {}), ...(opts.staking ? { staking: opts.staking } : {}), ...(opts.epochLength ? { epochLength: opts.epochLength } : {}), ports: { rpc: rpcPorts, p2p: p2pPorts } });
     const nodes = r.nodes.map((n) => ({ ...n, url: `http://127.0.0.1:${n.rpcPort}`, extraArgs: [] as string[] }));
     return new TestNetwork(dir, nodes, opts.blockTimeMs ?? 300);
   }
