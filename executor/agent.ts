@@ -60,6 +60,8 @@ export interface AgentOptions {
   asks?: readonly (bigint | null)[];
   /** open assignments at once (1..MAX_CAPACITY); missing = keep the chain's (DEFAULT_CAPACITY if never declared) */
   capacity?: number;
+  /** private pool to be a member of (its owner must list us first); 0n = none; missing = keep the chain's */
+  pool?: bigint;
   /** override the per-category limits */
   limits?: (category: number) => WorkloadLimits;
   /** catch-up scan and re-check interval (ms), default 1000 */
@@ -204,6 +206,16 @@ export class ExecutorAgent {
     }
     this.offer = want;
     configureSandbox({ idleWorkers: want.capacity, maxWorkers: want.capacity });
+    const pool = this.#o.pool;
+    if (pool !== undefined && pool !== ((await this.#hub.poolOf(this.address)) as bigint)) {
+      try {
+        const rc = await this.#tx.send('joinPool', (o) => this.#hub.joinPool(pool, o));
+        this.#countTx('joinPool', rc.gasUsed);
+        this.#log.info({ pool: String(pool), tx: rc.hash }, pool === 0n ? 'left the private pool' : 'joined a private pool');
+      } catch (e) {
+        throw new PocError<AgentErrorCode>('AGENT_OFFER', `could not join pool ${pool}: ${explainError(e)}`, { cause: e });
+      }
+    }
   }
 
   /** Withdraw Hub earnings if there are any; returns the amount (0n if none). */

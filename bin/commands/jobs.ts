@@ -99,6 +99,8 @@ export interface BagRequest {
   solo: boolean;
   /** escrow per task */
   escrow: bigint;
+  /** only members of this private pool (requestTasksInPool) */
+  pool?: bigint;
 }
 
 export interface JobRef {
@@ -114,7 +116,10 @@ export async function requestBags(hub: Contract, tx: TxSender, r: BagRequest, in
   const spec = [r.app, r.dataset, r.trust, r.minReplicas, r.maxReplicas, r.maxPrice, r.callback, r.solo ? FLAG_SOLO : 0];
   const jobs: JobRef[] = [];
   for (const bag of chunks(inputs, bagSize)) {
-    const rc = await tx.send('requestTasks', () => hub.requestTasks(spec, bag, { value: r.escrow * BigInt(bag.length) }));
+    const value = { value: r.escrow * BigInt(bag.length) };
+    const rc = r.pool
+      ? await tx.send('requestTasksInPool', () => hub.requestTasksInPool(spec, bag, r.pool, value))
+      : await tx.send('requestTasks', () => hub.requestTasks(spec, bag, value));
     const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'JobRequested')!;
     const job = { jobId: ev.args.jobId as bigint, firstTaskId: ev.args.firstTaskId as bigint, count: Number(ev.args.count), tx: rc.hash, block: rc.blockNumber };
     jobs.push(job);
@@ -267,21 +272,21 @@ function formatJob(i: Awaited<ReturnType<typeof describeJob>>): string {
  * (ask ≤ reward, capacity and stake left), and the least escrow per task at which `replicas`
  * executors fit.
  */
-export async function marketView(provider: JsonRpcProvider, hub: Contract, q: { app?: string; dataset?: string; replicas: number; tasks: number; category?: number; reward?: bigint; price?: bigint }) {
+export async function marketView(provider: JsonRpcProvider, hub: Contract, q: { app?: string; dataset?: string; replicas: number; tasks: number; category?: number; reward?: bigint; price?: bigint; pool?: bigint }) {
   const staking = new EthersContract(STAKING_ADDRESS, stakingIface, provider);
   const active = (await staking.activeExecutors()) as string[];
   const executors = [];
   const entries: MarketEntry[] = [];
   for (const a of active) {
-    const [[stake, locked], score, [asks, capacity, declared]] = await Promise.all([
-      staking.executorInfo(a) as Promise<[bigint, bigint]>, hub.score(a) as Promise<bigint>, hub.offerOf(a) as Promise<[bigint[], bigint, boolean]>,
+    const [[stake, locked], score, [asks, capacity, declared], member] = await Promise.all([
+      staking.executorInfo(a) as Promise<[bigint, bigint]>, hub.score(a) as Promise<bigint>, hub.offerOf(a) as Promise<[bigint[], bigint, boolean]>, hub.poolOf(a) as Promise<bigint>,
     ]);
     const offer = { asks: [...asks], capacity: Number(capacity), declared };
-    entries.push({ executor: a, offer, free: stake - locked, locked });
+    entries.push({ executor: a, offer, free: stake - locked, locked, pool: member });
     const open = openAssignments(locked);
     executors.push({
       executor: a, stake: String(stake), free: String(stake - locked), freeSlots: Number((stake - locked) / LOCK_PER_TASK), score: String(score), weight: String(weightOf(score)),
-      asks: offer.asks.map(String), declared, capacity: { open, total: offer.capacity, free: Math.max(0, Math.min(offer.capacity - open, Number((stake - locked) / LOCK_PER_TASK))) },
+      asks: offer.asks.map(String), declared, pool: member === 0n ? null : String(member), capacity: { open, total: offer.capacity, free: Math.max(0, Math.min(offer.capacity - open, Number((stake - locked) / LOCK_PER_TASK))) },
     });
   }
   let fees = 0n;
@@ -292,16 +297,20 @@ export async function marketView(provider: JsonRpcProvider, hub: Contract, q: { 
     if (q.category === undefined) category = Number(app.category);
   }
   if (q.dataset) fees += (await hub.getDataset(q.dataset)).price as bigint;
-  const perReplica = q.reward ?? (q.price !== undefined ? (q.price > fees ? rewardPerReplica(q.price, fees, q.replicas) : 0n) : MIN_REWARD_PER_REPLICA);
-  const qt = quote(entries, category, perReplica, q.replicas);
-  const floor = leastEscrow(fees, q.replicas);
-  const perTask = qt.rewardFor === null ? floor : fees + BigInt(q.replicas) * qt.rewardFor;
+  const feeBps = q.pool ? BigInt((await hub.getPool(q.pool)).feeBps) : 0n;
+  const poolFee = (price: bigint) => ((price - fees) * feeBps) / 10_000n;
+  const perReplica = q.reward ?? (q.price !== undefined ? (q.price > fees ? rewardPerReplica(q.price, fees + poolFee(q.price), q.replicas) : 0n) : MIN_REWARD_PER_REPLICA);
+  const qt = quote(entries, category, perReplica, q.replicas, q.pool ?? 0n);
+  // the executors' reward must be replicas × rewardFor after the pool's cut: reward / (1 − fee), rounded up
+  const grossUp = (r: bigint) => (feeBps === 0n ? r : (r * 10_000n + (10_000n - feeBps) - 1n) / (10_000n - feeBps) + 1n);
+  const floor = fees + grossUp(BigInt(q.replicas) * MIN_REWARD_PER_REPLICA);
+  const perTask = qt.rewardFor === null ? floor : fees + grossUp(BigInt(q.replicas) * qt.rewardFor);
   return {
     executors,
     capacity: executors.reduce((s, e) => s + e.capacity.free, 0),
     quote: {
-      app: q.app ?? null, dataset: q.dataset ?? null, category, maxReplicas: q.replicas, fees: String(fees), rewardPerReplica: String(perReplica),
-      fitting: qt.fitting, slots: qt.slots, pricedOut: qt.pricedOut, busy: qt.busy,
+      app: q.app ?? null, dataset: q.dataset ?? null, pool: q.pool ? String(q.pool) : null, poolFeeBps: Number(feeBps), category, maxReplicas: q.replicas, fees: String(fees), rewardPerReplica: String(perReplica),
+      fitting: qt.fitting, slots: qt.slots, pricedOut: qt.pricedOut, outsidePool: qt.outsidePool, busy: qt.busy,
       rewardForReplicas: qt.rewardFor === null ? null : String(qt.rewardFor),
       leastEscrowPerTask: String(perTask), tasks: q.tasks, leastEscrowTotal: String(perTask * BigInt(q.tasks)), minRewardPerReplica: String(MIN_REWARD_PER_REPLICA),
     },
@@ -333,7 +342,8 @@ export function registerJobCommands(program: Command): void {
     .option('--replicas <n>', 'maxReplicas of the request', '8')
     .option('--reward <coins>', 'reward per replica to quote (default: from --price, else the Hub\'s minimum)')
     .option('--price <coins>', 'escrow per task to quote: reward per replica = (price − fees) / replicas')
-    .option('--tasks <n>', 'tasks in the bag', '1');
+    .option('--tasks <n>', 'tasks in the bag', '1')
+    .option('--pool <id>', 'quote a request restricted to this private pool (its members, after its fee)');
   example(common(market), 'pocchain market --app 0x<hash> --replicas 3 --tasks 200', 'pocchain market --category 1 --replicas 3 --reward 0.002 --json');
   market.action(
     action(async (o: Opts): Promise<Outcome> => {
@@ -347,6 +357,7 @@ export function registerJobCommands(program: Command): void {
           ...(o.category !== undefined ? { category: parseCount(o.category, '--category', 0, NUM_CATEGORIES - 1) } : {}),
           ...(o.reward !== undefined ? { reward: parseAmount(o.reward, '--reward', { allowZero: true }) } : {}),
           ...(o.price !== undefined ? { price: parseAmount(o.price, '--price', { allowZero: true }) } : {}),
+          ...(o.pool !== undefined ? { pool: parseInteger(o.pool, '--pool', { min: 1n, max: 2n ** 48n - 1n }) } : {}),
         });
         const q = v.quote;
         const L = [`${v.executors.length} active executor(s), ${v.capacity} free assignment slot(s) (capacity left, within free stake at ${formatEther(LOCK_PER_TASK)} per assignment)`];

@@ -18,6 +18,7 @@ import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../h
 import { DEFAULT_BAG_SIZE, registerJobCommands, submitBag } from './jobs.ts';
 import { registerProveCommand } from './prove.ts';
 import { registerVerifyCommand } from './verify.ts';
+import { parsePoolId, registerPoolCommands } from './pools.ts';
 
 /** Coins from a flag (the kit's one amount parser; zero allowed for prices). */
 const coins = (v: unknown, what: string): bigint => parseAmount(v, what, { allowZero: true });
@@ -70,6 +71,7 @@ function executorCommand(program: Command): void {
     .option('--ws <url>', 'node websocket URL (default: the RPC URL with ws://)')
     .option('--stake <coins>', 'bonded stake to keep (topped up at start)', '2')
     .option('--ask <coins|cat:coins>', 'least reward per task replica you take, for every category or one (0..3); repeatable (default: keep the chain\'s, 0 if never declared)', collect, [])
+    .option('--pool <id>', 'be a member of this private pool (its owner lists you first with `pool add`); 0 leaves your pool (default: keep the chain\'s)')
     .option('--capacity <n>', `tasks you take at once, 1..${MAX_CAPACITY}: the sandbox runs that many workloads concurrently (default: keep the chain's, 8 if never declared)`)
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
     .option('--withdraw-every <seconds>', 'withdraw earnings this often (0 = never)', '30')
@@ -98,6 +100,7 @@ function executorCommand(program: Command): void {
         stake: coins(o.stake, '--stake'),
         asks,
         ...(capacity !== undefined ? { capacity } : {}),
+        ...(o.pool !== undefined ? { pool: String(o.pool) === '0' ? 0n : parsePoolId(o.pool, '--pool') } : {}),
         withdrawEveryMs: parseCount(o.withdrawEvery, '--withdraw-every', 0, 86_400 * 365) * 1000,
         scanMs: parseCount(o.scanInterval, '--scan-interval', 10, 3_600_000),
         logger,
@@ -231,6 +234,7 @@ function taskCommands(program: Command): void {
     .option('--bag-size <n>', `with --inputs-file: tasks per job (1..${MAX_BAG}); larger jobs take more of a block and their gas estimate can time out on a busy chain`, String(DEFAULT_BAG_SIZE))
     .option('--out <dir>', 'with --inputs-file: wait, and write each task\'s result to <dir>/<index>.out (failed: <index>.failed) and results.json')
     .option('--solo', 'allow one executor to meet the trust alone (FLAG_SOLO)', false)
+    .option('--pool <id>', 'only members of this private pool run the task(s); its owner takes its fee from the reward')
     .option('--trust <n>', 'consensus needs credibility > 1 − 1/trust (2 newcomers weigh 4: trust 3 needs 2 agreeing, 5 needs 3)', '3')
     .option('--replicas <a..b>', 'min..max executors assigned', '1..8')
     .option('--price <coins>', 'escrow: fees + the executors\' reward (default: fees + 0.01)')
@@ -260,11 +264,15 @@ function taskCommands(program: Command): void {
         const callback = o.callback ? parseAddress(o.callback, '--callback') : ZeroAddress;
         const trust = parseInteger(o.trust, '--trust', { min: 0n, max: 1_000_000n }); // the Hub judges the value (InvalidTrust)
         const timeoutS = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) : undefined;
+        const pool = o.pool !== undefined ? parsePoolId(o.pool, '--pool') : undefined;
         if (o.inputsFile !== undefined) {
-          return await submitBag(o, hub, tx!, { app, dataset, trust, minReplicas: minR, maxReplicas: maxR, maxPrice, callback, solo: !!o.solo, escrow });
+          return await submitBag(o, hub, tx!, { app, dataset, trust, minReplicas: minR, maxReplicas: maxR, maxPrice, callback, solo: !!o.solo, escrow, ...(pool ? { pool } : {}) });
         }
         if (o.solo) throw new PocError('USAGE', '--solo needs --inputs-file (a single task is requested with requestTask, which has no flags)');
-        const rc = await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, trust, minR, maxR, maxPrice, callback, { value: escrow }));
+        // a pool task is a bag of one through requestTasksInPool (requestTask has no pool)
+        const rc = pool
+          ? await tx!.send('requestTasksInPool', () => hub.requestTasksInPool([app, dataset, trust, minR, maxR, maxPrice, callback, 0], [input], pool, { value: escrow }))
+          : await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, trust, minR, maxR, maxPrice, callback, { value: escrow }));
         const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'TaskRequested')!;
         const taskId = ev.args.taskId as bigint;
         if (!o.wait) {
@@ -465,4 +473,5 @@ export function registerPocCommands(program: Command): void {
   publishCommands(program);
   taskCommands(program);
   registerJobCommands(program);
+  registerPoolCommands(program);
 }

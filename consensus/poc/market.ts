@@ -9,13 +9,13 @@
 import { PocError } from '../../lib/errors.ts';
 import { addVote, emptyTally, hasConsensus, logWeight, mulCap, taskWeight, wouldReachConsensus, type Tally } from './credibility.ts';
 import {
-  ASSIGN_T, AssignmentStatus, categoryTime, CONTRIBUTION_T, FINAL_T, FINALIZE_SCAN, FLAG_SOLO, LOCK_PER_TASK, MAX_BAG,
+  ASSIGN_T, AssignmentStatus, categoryTime, CONTRIBUTION_T, FINAL_T, FINALIZE_SCAN, FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_POOL_FEE_BPS,
   MAX_EXECUTORS, MAX_INPUT_BYTES, MAX_REPLICAS, MAX_TRUST, MIN_EXECUTOR_STAKE, MIN_REWARD_PER_REPLICA, REVEAL_T,
   SCHEDULE_SCAN, TaskStatus, UNBONDING_BLOCKS,
 } from './params.ts';
 import { resultHash as hashOf, resultSeal as sealOf } from './commitments.ts';
 import { drawValue, rewardPerReplica, sampleWeight, taskSeed } from './sampling.ts';
-import { checkOffer, DEFAULT_OFFER, offerRefuses, type Offer } from './offers.ts';
+import { checkOffer, DEFAULT_OFFER, offerRefuses, type Offer, type Refusal } from './offers.ts';
 import { settle, type Payout } from './settle.ts';
 
 export interface ExecutorState {
@@ -62,6 +62,9 @@ export interface TaskState {
   escrow: bigint;
   appFee: bigint;
   datasetFee: bigint;
+  /** private pool the task is restricted to (0: none) and its owner's cut */
+  pool: bigint;
+  poolFee: bigint;
   tally: Tally;
   consensusHash: string | null;
   result: string | null;
@@ -225,6 +228,8 @@ interface Pool {
   locked: bigint[];
   scores: bigint[];
   offers: Offer[];
+  /** the private pool each candidate is a member of (0: none) */
+  members: bigint[];
 }
 
 /** Hub (0x…1001) + Staking as a model. */
@@ -237,8 +242,13 @@ export class MarketModel {
   readonly tasks = new Map<bigint, TaskState>();
   readonly open: bigint[] = [];
   readonly offers = new Map<string, Offer>();
+  /** private pools by id, the executors each lists, the pool each executor joined */
+  readonly pools = new Map<bigint, { owner: string; feeBps: number }>();
+  readonly poolAllows = new Set<string>();
+  readonly memberOf = new Map<string, bigint>();
+  poolCount = 0n;
   /** Called for each staked candidate the scheduler skips because of its offer (tests count these). */
-  onRefused: ((executor: string, taskId: bigint, reason: 'capacity' | 'ask') => void) | undefined;
+  onRefused: ((executor: string, taskId: bigint, reason: Refusal) => void) | undefined;
   scheduleCursor = 0;
   finalizeCursor = 0;
   taskCount = 0n;
@@ -260,6 +270,38 @@ export class MarketModel {
   setOffer(sender: string, asks: readonly bigint[], capacity: number): void {
     checkOffer(asks, capacity);
     this.offers.set(lc(sender), { asks: [...asks], capacity, declared: true });
+  }
+
+  /** createPool(feeBps): returns the new pool id. */
+  createPool(sender: string, feeBps: number): bigint {
+    if (feeBps > MAX_POOL_FEE_BPS) fail('InvalidPoolFee', 'pool fee above the maximum');
+    const id = ++this.poolCount;
+    this.pools.set(id, { owner: lc(sender), feeBps });
+    return id;
+  }
+
+  /** setPoolMember(pool, executor, allowed): owner only; delisting a member removes it. */
+  setPoolMember(sender: string, pool: bigint, executor: string, allowed: boolean): void {
+    if (this.pools.get(pool)?.owner !== lc(sender)) fail('NotPoolOwner', 'not the pool owner');
+    const k = `${pool} ${lc(executor)}`;
+    if (allowed) this.poolAllows.add(k);
+    else {
+      this.poolAllows.delete(k);
+      if (this.poolOf(executor) === pool) this.memberOf.delete(lc(executor));
+    }
+  }
+
+  /** joinPool(pool): a listed executor joins (0: leaves). */
+  joinPool(sender: string, pool: bigint): void {
+    if (pool !== 0n) {
+      if (!this.pools.has(pool)) fail('UnknownPool', 'unknown pool');
+      if (!this.poolAllows.has(`${pool} ${lc(sender)}`)) fail('NotInvited', 'not listed by the pool owner');
+      this.memberOf.set(lc(sender), pool);
+    } else this.memberOf.delete(lc(sender));
+  }
+
+  poolOf(a: string): bigint {
+    return this.memberOf.get(lc(a)) ?? 0n;
   }
 
   withdrawableOf(a: string): bigint {
@@ -311,7 +353,7 @@ export class MarketModel {
     return { app, datasetFee, ds };
   }
 
-  private createTask(block: bigint, sender: string, r: TaskRequest, escrow: bigint, c: ReturnType<MarketModel['checkRequest']>): bigint {
+  private createTask(block: bigint, sender: string, r: TaskRequest, escrow: bigint, c: ReturnType<MarketModel['checkRequest']>, pool = 0n, poolFee = 0n): bigint {
     const id = ++this.taskCount;
     const T = categoryTime(c.app.category);
     this.tasks.set(id, {
@@ -320,7 +362,7 @@ export class MarketModel {
       contributionDeadline: block + CONTRIBUTION_T * T, revealDeadline: 0n, finalDeadline: block + FINAL_T * T,
       roundExpiry: 0n, roundOpen: 0, contributedCount: 0, revealCount: 0, winnerCount: 0,
       app: lc(r.app), dataset: c.ds, callback: r.callback ? lc(r.callback) : null, escrow,
-      appFee: c.app.price, datasetFee: c.datasetFee, tally: emptyTally(), consensusHash: null, result: null,
+      appFee: c.app.price, datasetFee: c.datasetFee, pool, poolFee, tally: emptyTally(), consensusHash: null, result: null,
       assignees: [], assignments: new Map(),
     });
     this.open.push(id);
@@ -334,8 +376,12 @@ export class MarketModel {
     return this.createTask(block, sender, r, r.value, c);
   }
 
-  /** requestTasks(spec, inputs) at block `block` with inputs of these lengths; returns the first id. */
-  requestTasks(block: bigint, sender: string, r: TaskRequest, inputLengths: readonly number[]): bigint {
+  /**
+   * requestTasks(spec, inputs) at block `block` with inputs of these lengths — or, with `pool`,
+   * requestTasksInPool(spec, inputs, pool); returns the first id.
+   */
+  requestTasks(block: bigint, sender: string, r: TaskRequest, inputLengths: readonly number[], pool?: bigint): bigint {
+    if (pool !== undefined && !this.pools.has(pool)) fail('UnknownPool', 'unknown pool');
     const n = BigInt(inputLengths.length);
     if (n === 0n) fail('EmptyBag', 'no inputs');
     if (n > BigInt(MAX_BAG)) fail('BagTooLarge', 'too many inputs');
@@ -343,8 +389,14 @@ export class MarketModel {
     const each = r.value / n;
     const c = this.checkRequest(r, each);
     if (inputLengths.some((l) => l > MAX_INPUT_BYTES)) fail('InputTooLarge', 'input too large');
+    let poolFee = 0n;
+    if (pool !== undefined) {
+      const fees = c.app.price + c.datasetFee;
+      poolFee = ((each - fees) * BigInt(this.pools.get(pool)!.feeBps)) / 10_000n;
+      if (each < fees + poolFee + BigInt(r.maxReplicas) * MIN_REWARD_PER_REPLICA) fail('InsufficientPayment', 'escrow below fees + pool fee + minimum reward');
+    }
     const first = this.taskCount + 1n;
-    for (let i = 0; i < inputLengths.length; i++) this.createTask(block, sender, r, each, c);
+    for (let i = 0; i < inputLengths.length; i++) this.createTask(block, sender, r, each, c, pool ?? 0n, poolFee);
     return first;
   }
 
@@ -418,7 +470,7 @@ export class MarketModel {
       if (!needs) continue;
       if (!pool) {
         const e = this.staking.eligible(LOCK_PER_TASK);
-        pool = { ...e, scores: e.addrs.map((a) => this.scoreOf(a)), offers: e.addrs.map((a) => this.offerOf(a)) };
+        pool = { ...e, scores: e.addrs.map((a) => this.scoreOf(a)), offers: e.addrs.map((a) => this.offerOf(a)), members: e.addrs.map((a) => this.poolOf(a)) };
       }
       this.assign(block, t, pool, randomness, ev);
     }
@@ -427,10 +479,10 @@ export class MarketModel {
   }
 
   private assign(block: bigint, t: TaskState, pool: Pool, randomness: bigint, ev: ModelEvent[]): void {
-    const perReplica = rewardPerReplica(t.escrow, t.appFee + t.datasetFee, t.maxReplicas);
+    const perReplica = rewardPerReplica(t.escrow, t.appFee + t.datasetFee + t.poolFee, t.maxReplicas);
     const w = pool.addrs.map((a, i) => {
       if (pool.free[i]! < LOCK_PER_TASK) return 0n;
-      const refused = offerRefuses(pool.offers[i]!, pool.locked[i]!, t.category, perReplica);
+      const refused = offerRefuses(pool.offers[i]!, pool.locked[i]!, t.category, perReplica, t.pool, pool.members[i]!);
       if (refused) {
         if (!t.assignments.has(a)) this.onRefused?.(a, t.id, refused);
         return 0n;
@@ -561,8 +613,9 @@ export class MarketModel {
 
   private settleTask(t: TaskState, outcome: 'complete' | 'fail') {
     return {
-      outcome, escrow: t.escrow, appFee: t.appFee, datasetFee: t.datasetFee,
+      outcome, escrow: t.escrow, appFee: t.appFee, datasetFee: t.datasetFee, poolFee: t.poolFee,
       appOwner: this.apps.get(t.app)!.owner, datasetOwner: t.dataset ? this.datasets.get(t.dataset)!.owner : '',
+      poolOwner: t.pool !== 0n ? this.pools.get(t.pool)!.owner : '',
       requester: t.requester, maxReplicas: t.maxReplicas, contributedCount: t.contributedCount, consensusHash: t.consensusHash,
     };
   }

@@ -39,10 +39,16 @@ export function checkOffer(asks: readonly bigint[], capacity: number): void {
 /** Open assignments of an executor whose stake lock is `locked`. */
 export const openAssignments = (locked: bigint): number => Number(locked / LOCK_PER_TASK);
 
-/** Why a staked candidate is not drawn for a task, or null when it may be. */
-export function offerRefuses(offer: Offer, locked: bigint, category: number, perReplica: bigint): 'capacity' | 'ask' | null {
+export type Refusal = 'capacity' | 'ask' | 'pool';
+
+/**
+ * Why a staked candidate is not drawn for a task, or null when it may be (the Hub's order).
+ * `taskPool` is the private pool the task is restricted to (0: none), `member` the candidate's.
+ */
+export function offerRefuses(offer: Offer, locked: bigint, category: number, perReplica: bigint, taskPool = 0n, member = 0n): Refusal | null {
   if (locked >= BigInt(offer.capacity) * LOCK_PER_TASK) return 'capacity';
   if (offer.asks[category]! > perReplica) return 'ask';
+  if (taskPool !== 0n && member !== taskPool) return 'pool';
   return null;
 }
 
@@ -52,6 +58,8 @@ export interface MarketEntry {
   /** free stake (stake − locked) */
   free: bigint;
   locked: bigint;
+  /** the private pool it is a member of (0: none) */
+  pool?: bigint;
 }
 
 export interface Quote {
@@ -62,8 +70,9 @@ export interface Quote {
   fitting: number;
   /** open slots among them: min(capacity left, free stake / LOCK_PER_TASK) summed */
   slots: number;
-  /** executors priced out (ask above perReplica), and those at capacity or short of free stake */
+  /** executors priced out (ask above perReplica), outside the request's pool, and those at capacity or short of free stake */
   pricedOut: number;
+  outsidePool: number;
   busy: number;
   /**
    * Least reward per replica at which `replicas` executors fit now (the replicas-th lowest ask
@@ -74,13 +83,17 @@ export interface Quote {
 }
 
 /** How many executors a request of reward `perReplica` per replica in `category` can be drawn from now. */
-export function quote(entries: readonly MarketEntry[], category: number, perReplica: bigint, replicas: number): Quote {
-  let fitting = 0, slots = 0, pricedOut = 0, busy = 0;
+export function quote(entries: readonly MarketEntry[], category: number, perReplica: bigint, replicas: number, pool = 0n): Quote {
+  let fitting = 0, slots = 0, pricedOut = 0, busy = 0, outsidePool = 0;
   const asks: bigint[] = [];
   for (const e of entries) {
     const room = Math.min(e.offer.capacity - openAssignments(e.locked), Number(e.free / LOCK_PER_TASK));
     if (room <= 0) {
       busy++;
+      continue;
+    }
+    if (pool !== 0n && (e.pool ?? 0n) !== pool) {
+      outsidePool++;
       continue;
     }
     asks.push(e.offer.asks[category]!);
@@ -94,5 +107,5 @@ export function quote(entries: readonly MarketEntry[], category: number, perRepl
   asks.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const kth = asks[replicas - 1];
   const rewardFor = kth === undefined ? null : kth > MIN_REWARD_PER_REPLICA ? kth : MIN_REWARD_PER_REPLICA;
-  return { category, perReplica, fitting, slots, pricedOut, busy, rewardFor };
+  return { category, perReplica, fitting, slots, pricedOut, outsidePool, busy, rewardFor };
 }

@@ -66,6 +66,8 @@ export const MAX_ASK = (2n ** 48n - 1n) * ASK_UNIT;
 export const MAX_CAPACITY = 64;
 export const DEFAULT_CAPACITY = 8;
 export const NUM_CATEGORIES = 4;
+/** Private pools: most a pool owner takes from the executors' reward, in basis points (Hub.MAX_POOL_FEE_BPS). */
+export const MAX_POOL_FEE_BPS = 2000;
 /** Most tasks in one requestTasks call. */
 export const MAX_BAG = 256;
 
@@ -78,7 +80,7 @@ export const AssignmentStatus = { None: 0, Assigned: 1, Contributed: 2, Revealed
 export type AssignmentStatus = (typeof AssignmentStatus)[keyof typeof AssignmentStatus];
 
 /** Payment kinds in Paid events (Hub.PAY_*). */
-export const PayKind = { Reward: 0, AppFee: 1, DatasetFee: 2 } as const;
+export const PayKind = { Reward: 0, AppFee: 1, DatasetFee: 2, PoolFee: 3 } as const;
 export type PayKind = (typeof PayKind)[keyof typeof PayKind];
 
 /** Fixed genesis addresses. */

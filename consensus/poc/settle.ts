@@ -1,7 +1,7 @@
 /**
  * Settlement of a task, exactly as Hub._complete / Hub._fail pay:
- * - completed: pool = escrow − appFee − datasetFee + seized locks. Each winner (revealed the
- *   consensus) gets the reward per replica, base = ⌊(escrow − fees) / maxReplicas⌋ — at least the
+ * - completed: pool = escrow − appFee − datasetFee − poolFee + seized locks. Each winner (revealed the
+ *   consensus) gets the reward per replica, base = ⌊(escrow − fees − poolFee) / maxReplicas⌋ — at least the
  *   ask it had when drawn, since the scheduler draws no one asking more — and the rest of the pool,
  *   pool − winners·base, is shared ∝ logWeight, shares rounded down, the remainder to the first
  *   winner in assignment order; a winner gains +1 score when more than one executor contributed, its share
@@ -10,7 +10,7 @@
  *   score becomes ⌊2s/3⌋. Assigned executors whose assignment expired before consensus (`expired`)
  *   lose EXPIRY_PENALTY into the pool and the same third of their score; the other assigned
  *   executors get their lock back, except those who declined (released then). App and dataset
- *   owners receive their fees.
+ *   owners receive their fees, and a private pool's owner its pool fee.
  * - failed: the requester gets the escrow back plus the locks of consensus-group members who never
  *   revealed and the expiry penalties (penalised as above); every other lock is released; no fees
  *   are paid.
@@ -22,8 +22,11 @@ export interface SettleTask {
   escrow: bigint;
   appFee: bigint;
   datasetFee: bigint;
+  /** a private pool's cut (0 for a public task) */
+  poolFee: bigint;
   appOwner: string;
   datasetOwner: string;
+  poolOwner: string;
   requester: string;
   /** the request's maxReplicas: the reward per replica is (escrow − fees) / maxReplicas */
   maxReplicas: number;
@@ -86,7 +89,7 @@ export function settle(
     out.refund = refund;
     return out;
   }
-  let pool = task.escrow - task.appFee - task.datasetFee;
+  let pool = task.escrow - task.appFee - task.datasetFee - task.poolFee;
   const base = pool / BigInt(task.maxReplicas);
   let sumLog = 0n;
   let winners = 0n;
@@ -116,5 +119,6 @@ export function settle(
   if (pool > paid) out.payouts.push({ to: first!, amount: pool - paid, kind: PayKind.Reward });
   if (task.appFee > 0n) out.payouts.push({ to: task.appOwner, amount: task.appFee, kind: PayKind.AppFee });
   if (task.datasetFee > 0n) out.payouts.push({ to: task.datasetOwner, amount: task.datasetFee, kind: PayKind.DatasetFee });
+  if (task.poolFee > 0n) out.payouts.push({ to: task.poolOwner, amount: task.poolFee, kind: PayKind.PoolFee });
   return out;
 }

@@ -103,6 +103,10 @@ contract Hub {
     uint8 public constant PAY_REWARD = 0;
     uint8 public constant PAY_APP_FEE = 1;
     uint8 public constant PAY_DATASET_FEE = 2;
+    uint8 public constant PAY_POOL_FEE = 3;
+
+    /// @notice Private pools: most a pool owner takes from the executors' reward (basis points).
+    uint256 public constant MAX_POOL_FEE_BPS = 2000;
 
     // ------------------------------------------------------------------ storage
 
@@ -132,11 +136,13 @@ contract Hub {
         uint64 finalDeadline;
         uint64 firstTask;
         address callback;
+        uint64 pool; // 0: any executor; else only members of this private pool
         bytes32 app;
         bytes32 dataset;
         uint256 escrow; // per task
         uint256 appFee; // per task
         uint256 datasetFee; // per task
+        uint256 poolFee; // per task, to the pool's owner on completion
     }
 
     /// One task's own state (the first slot is all a new task writes).
@@ -189,6 +195,8 @@ contract Hub {
         bytes32 consensusHash;
         bytes32 result;
         uint256 job;
+        uint256 pool;
+        uint256 poolFee;
     }
 
     struct Assignment {
@@ -224,6 +232,18 @@ contract Hub {
     /// category c in ASK_UNIT at bits 16 + 48c. One cold read per executor when the pool loads.
     mapping(address => uint256) internal offers;
 
+    /// A private pool: its owner lists executors (`setPoolMember`), each listed executor may join
+    /// (`joinPool`; one pool at a time, kept in bits 208.. of its offer), and a request may be
+    /// restricted to the pool's members. The owner takes feeBps of the executors' reward.
+    struct PoolInfo {
+        address owner;
+        uint16 feeBps;
+    }
+
+    uint256 public poolCount;
+    mapping(uint256 => PoolInfo) internal pools;
+    mapping(uint256 => mapping(address => bool)) public poolAllows;
+
     // ------------------------------------------------------------------ events
 
     event AppRegistered(bytes32 indexed app, address indexed owner, uint256 price, uint8 category, string uri);
@@ -252,6 +272,9 @@ contract Hub {
     event CallbackResult(uint256 indexed taskId, address indexed callback, bool ok);
     event Withdrawal(address indexed to, uint256 amount);
     event OfferSet(address indexed executor, uint256[4] asks, uint256 capacity);
+    event PoolCreated(uint256 indexed pool, address indexed owner, uint256 feeBps);
+    event PoolMemberSet(uint256 indexed pool, address indexed executor, bool allowed);
+    event PoolJoined(address indexed executor, uint256 indexed pool);
 
     // ------------------------------------------------------------------ errors
 
@@ -290,6 +313,10 @@ contract Hub {
     error TransferFailed();
     error InvalidAsk(uint256 category, uint256 ask);
     error InvalidCapacity(uint256 capacity, uint256 max);
+    error InvalidPoolFee(uint256 feeBps, uint256 max);
+    error UnknownPool(uint256 pool);
+    error NotPoolOwner(uint256 pool, address caller);
+    error NotInvited(uint256 pool, address executor);
 
     modifier onlySystem() {
         if (msg.sender != SYSTEM_ADDRESS) revert NotSystem(msg.sender);
@@ -461,7 +488,7 @@ contract Hub {
     ) external payable returns (uint256 taskId) {
         TaskSpec memory spec = TaskSpec(app, dataset, trust, minReplicas, maxReplicas, maxPrice, callback, 0);
         if (input.length > MAX_INPUT_BYTES) revert InputTooLarge(input.length, MAX_INPUT_BYTES);
-        uint256 jobId = _createJob(spec, msg.value, 1);
+        uint256 jobId = _createJob(spec, msg.value, 1, 0);
         taskId = _createTask(jobId, spec, input, msg.value);
     }
 
@@ -470,6 +497,23 @@ contract Hub {
     ///         msg.value / inputs.length and must meet the same rules as requestTask's.
     ///         Task ids are consecutive from the returned id; the bag is job `jobCount`.
     function requestTasks(TaskSpec calldata spec, bytes[] calldata taskInputs) external payable returns (uint256 firstTaskId) {
+        return _requestBag(spec, taskInputs, 0);
+    }
+
+    /// @notice requestTasks restricted to the members of private pool `pool`: only they are drawn,
+    ///         and the pool's owner takes its fee, feeBps of escrow − app and dataset fees per
+    ///         task (snapshotted), on completion. The executors' reward is what is left, and it
+    ///         must still be at least MIN_REWARD_PER_REPLICA per replica.
+    function requestTasksInPool(TaskSpec calldata spec, bytes[] calldata taskInputs, uint256 pool)
+        external
+        payable
+        returns (uint256 firstTaskId)
+    {
+        if (pool == 0 || pools[pool].owner == address(0)) revert UnknownPool(pool);
+        return _requestBag(spec, taskInputs, pool);
+    }
+
+    function _requestBag(TaskSpec calldata spec, bytes[] calldata taskInputs, uint256 pool) private returns (uint256 firstTaskId) {
         uint256 n = taskInputs.length;
         if (n == 0) revert EmptyBag();
         if (n > MAX_BAG) revert BagTooLarge(n, MAX_BAG);
@@ -479,7 +523,7 @@ contract Hub {
         for (uint256 i; i < n; ++i) {
             if (taskInputs[i].length > MAX_INPUT_BYTES) revert InputTooLarge(taskInputs[i].length, MAX_INPUT_BYTES);
         }
-        uint256 jobId = _createJob(s, each, n);
+        uint256 jobId = _createJob(s, each, n, pool);
         firstTaskId = taskCount + 1;
         for (uint256 i; i < n; ++i) _createTask(jobId, s, taskInputs[i], each);
     }
@@ -511,8 +555,15 @@ contract Hub {
     }
 
     /// Checks a request (per-task escrow `escrow`) and records its job of `count` tasks.
-    function _createJob(TaskSpec memory s, uint256 escrow, uint256 count) private returns (uint256 jobId) {
+    function _createJob(TaskSpec memory s, uint256 escrow, uint256 count, uint256 pool) private returns (uint256 jobId) {
         (uint256 appFee, uint256 datasetFee, uint8 category) = _checkRequest(s, escrow);
+        uint256 poolFee;
+        if (pool != 0) {
+            uint256 fees = appFee + datasetFee;
+            poolFee = ((escrow - fees) * pools[pool].feeBps) / 10_000;
+            uint256 required = fees + poolFee + s.maxReplicas * MIN_REWARD_PER_REPLICA;
+            if (escrow < required) revert InsufficientPayment(escrow, required);
+        }
         jobId = ++jobCount;
         uint256 T = categoryTime(category);
         Job storage j = jobs[jobId];
@@ -533,6 +584,10 @@ contract Hub {
         j.escrow = escrow;
         j.appFee = appFee;
         j.datasetFee = datasetFee;
+        if (pool != 0) {
+            j.pool = uint64(pool);
+            j.poolFee = poolFee;
+        }
         emit JobRequested(jobId, msg.sender, taskCount + 1, count, escrow);
     }
 
@@ -585,7 +640,7 @@ contract Hub {
             if (a % ASK_UNIT != 0 || a > MAX_ASK) revert InvalidAsk(c, a);
             packed |= (a / ASK_UNIT) << (16 + 48 * c);
         }
-        offers[msg.sender] = packed;
+        offers[msg.sender] = packed | (offers[msg.sender] & ~uint256(POOL_MASK_LOW));
         emit OfferSet(msg.sender, asks, capacity);
     }
 
@@ -593,9 +648,59 @@ contract Hub {
     ///         and asks 0 when it never declared one), and whether it declared one.
     function offerOf(address executor) external view returns (uint256[4] memory asks, uint256 capacity, bool declared) {
         uint256 o = offers[executor];
-        declared = o != 0;
+        declared = o & 0xffff != 0;
         capacity = _capacity(o);
         for (uint256 c; c < NUM_CATEGORIES; ++c) asks[c] = _ask(o, c);
+    }
+
+    /// Bits of an offer below the pool id (capacity and asks).
+    uint256 private constant POOL_MASK_LOW = (1 << 208) - 1;
+
+    // ------------------------------------------------------------------ private pools
+
+    /// @notice Create a private pool owned by the caller, taking `feeBps` (≤ MAX_POOL_FEE_BPS) of
+    ///         the executors' reward of each task completed in it. Pool ids start at 1.
+    function createPool(uint256 feeBps) external returns (uint256 pool) {
+        if (feeBps > MAX_POOL_FEE_BPS) revert InvalidPoolFee(feeBps, MAX_POOL_FEE_BPS);
+        pool = ++poolCount;
+        pools[pool] = PoolInfo(msg.sender, uint16(feeBps));
+        emit PoolCreated(pool, msg.sender, feeBps);
+    }
+
+    /// @notice The pool's owner lists (or delists) an executor. A listed executor is a member only
+    ///         once it accepts with joinPool; delisting a member removes it from the pool at once
+    ///         (its open assignments are kept).
+    function setPoolMember(uint256 pool, address executor, bool allowed) external {
+        if (pools[pool].owner != msg.sender) revert NotPoolOwner(pool, msg.sender);
+        poolAllows[pool][executor] = allowed;
+        emit PoolMemberSet(pool, executor, allowed);
+        uint256 o = offers[executor];
+        if (!allowed && o >> 208 == pool) {
+            offers[executor] = o & POOL_MASK_LOW;
+            emit PoolJoined(executor, 0);
+        }
+    }
+
+    /// @notice The caller joins a pool that lists it (leaving the one it was in), or leaves its
+    ///         pool with 0. A member still takes public tasks; a task restricted to a pool is
+    ///         drawn from its members only.
+    function joinPool(uint256 pool) external {
+        if (pool != 0) {
+            if (pools[pool].owner == address(0)) revert UnknownPool(pool);
+            if (!poolAllows[pool][msg.sender]) revert NotInvited(pool, msg.sender);
+        }
+        offers[msg.sender] = (offers[msg.sender] & POOL_MASK_LOW) | (pool << 208);
+        emit PoolJoined(msg.sender, pool);
+    }
+
+    /// @notice A pool's owner (zero when unknown) and fee.
+    function getPool(uint256 pool) external view returns (PoolInfo memory) {
+        return pools[pool];
+    }
+
+    /// @notice The pool an executor is a member of (0: none).
+    function poolOf(address executor) external view returns (uint256) {
+        return offers[executor] >> 208;
     }
 
     /// Capacity in a packed offer (DEFAULT_CAPACITY when never declared).
@@ -792,6 +897,8 @@ contract Hub {
         v.consensusHash = t.consensusHash;
         v.result = t.result;
         v.job = t.job;
+        v.pool = j.pool;
+        v.poolFee = j.poolFee;
     }
 
     /// @notice A job (one request: a bag of `count` tasks from `firstTask`); requester zero when unknown.
@@ -890,13 +997,15 @@ contract Hub {
         uint256 n = pool.addrs.length;
         uint256[] memory w = new uint256[](n);
         uint256 sum;
-        uint256 perReplica = rewardPerReplica(j.escrow, j.appFee + j.datasetFee, j.maxReplicas);
+        uint256 perReplica = rewardPerReplica(j.escrow, j.appFee + j.datasetFee + j.poolFee, j.maxReplicas);
         uint256 category = j.category;
+        uint256 inPool = j.pool;
         for (uint256 i; i < n; ++i) {
             if (pool.free[i] < LOCK_PER_TASK) continue;
             uint256 o = pool.offers[i];
             if (pool.locked[i] >= _capacity(o) * LOCK_PER_TASK) continue;
             if (_ask(o, category) > perReplica) continue;
+            if (inPool != 0 && o >> 208 != inPool) continue;
             if (t.assignedCount > 0 && assignments[taskId][pool.addrs[i]].status != A_NONE) continue;
             w[i] = sampleWeight(pool.free[i], pool.scores[i]);
             sum += w[i];
@@ -963,7 +1072,7 @@ contract Hub {
         address[] storage list = assignees[taskId];
         uint256 n = list.length;
         Job storage j = jobs[t.job];
-        uint256 pool = j.escrow - j.appFee - j.datasetFee;
+        uint256 pool = j.escrow - j.appFee - j.datasetFee - j.poolFee;
         uint256 base = pool / j.maxReplicas; // rewardPerReplica
         uint256 sumLog;
         uint256 winners;
@@ -1016,6 +1125,11 @@ contract Hub {
             address owner = datasets[j.dataset].owner;
             withdrawable[owner] += j.datasetFee;
             emit Paid(taskId, owner, j.datasetFee, PAY_DATASET_FEE);
+        }
+        if (j.poolFee > 0) {
+            address owner = pools[j.pool].owner;
+            withdrawable[owner] += j.poolFee;
+            emit Paid(taskId, owner, j.poolFee, PAY_POOL_FEE);
         }
         t.status = STATUS_COMPLETED;
         _removeOpen(taskId);

@@ -360,3 +360,52 @@ test('offers: a priced-out executor is skipped, an executor at capacity waits fo
   for (const [e, v] of per) assert.ok(v >= ask, `${e} paid ${v}, at least its ask ${ask}`);
   assert.equal([...per.values()].reduce((a, b) => a + b, 0n), 2n * ask + 10n ** 15n, 'the whole reward is paid');
 });
+
+test('private pools: listed executors that joined take the pool\'s tasks alone, the owner gets its fee, offers and membership are independent', async () => {
+  await f.revert(base);
+  base = await f.snapshot();
+  const poolOwner = newcomer;
+  const r = await f.hubTx(poolOwner, 'createPool', [500n]); // 5%
+  assert.equal(r.status, 1);
+  const pool = BigInt(f.parseLogs(r).find((l) => l.name === 'PoolCreated')!.args[0]);
+  assert.equal((await f.revertOf(poolOwner, HUB_ADDRESS, f.hub.encodeFunctionData('createPool', [2001n])))?.name, 'InvalidPoolFee');
+  const [m1, m2, m3, listedOnly, outsider] = [executors[3]!, executors[50]!, executors[100]!, executors[150]!, executors[200]!];
+  for (const e of [m1, m2, m3, listedOnly]) assert.equal((await f.hubTx(poolOwner, 'setPoolMember', [pool, e, true])).status, 1);
+  assert.equal((await f.revertOf(requester, HUB_ADDRESS, f.hub.encodeFunctionData('setPoolMember', [pool, outsider, true])))?.name, 'NotPoolOwner');
+  assert.equal((await f.revertOf(outsider, HUB_ADDRESS, f.hub.encodeFunctionData('joinPool', [pool])))?.name, 'NotInvited');
+  // an offer declared before and after joining survives the membership, and the membership the offer
+  assert.equal((await f.hubTx(m1, 'setOffer', [[0n, 10n ** 15n, 0n, 0n], 5n])).status, 1);
+  for (const e of [m1, m2, m3]) assert.equal((await f.hubTx(e, 'joinPool', [pool])).status, 1);
+  assert.equal((await f.hubTx(m2, 'setOffer', [[0n, 0n, 0n, 0n], 3n])).status, 1);
+  assert.deepEqual([(await f.hubView('poolOf', [m1]))[0], (await f.hubView('poolOf', [m2]))[0], (await f.hubView('poolOf', [listedOnly]))[0]], [pool, pool, 0n]);
+  assert.deepEqual((await f.hubView('offerOf', [m1])).map((x: unknown) => (Array.isArray(x) ? [...x] : x)), [[0n, 10n ** 15n, 0n, 0n], 5n, true]);
+  assert.equal((await f.hubView('offerOf', [m3]))[2], false, 'joining is not declaring an offer');
+
+  // a pool task: 3 replicas at trust 5 among 256 executors, drawn from the three members only
+  const spec = [APP, ZERO32, 5n, 3n, 3n, 0n, ZERO20, 0n];
+  const escrow = 3n * 10n ** 16n; // pool fee 5% = 0.0015, reward 0.0285
+  assert.equal((await f.revertOf(requester, HUB_ADDRESS, f.hub.encodeFunctionData('requestTasksInPool', [spec, ['0x01'], pool + 1n]), escrow))?.name, 'UnknownPool');
+  const rq = await f.hubTx(requester, 'requestTasksInPool', [spec, ['0x01'], pool], escrow);
+  assert.equal(rq.status, 1);
+  const id = BigInt(f.parseLogs(rq).find((l) => l.name === 'TaskRequested')!.args[0]);
+  const t = (await f.hubView('getTask', [id]))[0];
+  assert.deepEqual([t.pool, t.poolFee], [pool, 15n * 10n ** 14n]);
+  const got = assignedIn(await system('schedule', [31n])).get(id)!;
+  assert.deepEqual([...got].sort(), [m1, m2, m3].sort());
+  for (const e of got) assert.equal((await f.hubTx(e, 'contribute', [id, resultHash(id, GOOD), resultSeal(e, id, GOOD)])).status, 1);
+  for (const e of got) assert.equal((await f.hubTx(e, 'reveal', [id, GOOD])).status, 1);
+  const paid = f.parseLogs(await system('finalize', [])).filter((l) => l.name === 'Paid' && BigInt(l.args[0]) === id);
+  const fee = paid.filter((l) => Number(l.args[3]) === poc.PayKind.PoolFee);
+  assert.deepEqual(fee.map((l) => [String(l.args[1]).toLowerCase(), l.args[2]]), [[poolOwner, 15n * 10n ** 14n]]);
+  assert.equal(paid.reduce((s, l) => s + (l.args[2] as bigint), 0n), escrow, 'rewards + pool fee = escrow');
+  for (const l of paid.filter((l) => Number(l.args[3]) === 0)) assert.ok((l.args[2] as bigint) >= (escrow - 15n * 10n ** 14n) / 3n - 1n);
+
+  // members still take public tasks; a delisted member leaves at once, and a pool task with no
+  // member left waits
+  assert.equal((await f.hubTx(poolOwner, 'setPoolMember', [pool, m1, false])).status, 1);
+  assert.equal((await f.hubView('poolOf', [m1]))[0], 0n);
+  for (const e of [m2, m3]) assert.equal((await f.hubTx(e, 'joinPool', [0n])).status, 1);
+  const rq2 = await f.hubTx(requester, 'requestTasksInPool', [spec, ['0x02'], pool], escrow);
+  const id2 = BigInt(f.parseLogs(rq2).find((l) => l.name === 'TaskRequested')!.args[0]);
+  assert.equal(assignedIn(await system('schedule', [32n])).get(id2), undefined, 'no member: nobody drawn');
+});

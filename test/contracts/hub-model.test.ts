@@ -11,7 +11,9 @@
  * Executors declare offers (asks per category above and below the requests' reward per replica,
  * capacities small enough to be exhausted and freed, some invalid, some changed mid-run, some
  * never declared): the draw must skip the same executors on both, and every winner is paid at
- * least the ask it had when it was drawn.
+ * least the ask it had when it was drawn. Sometimes a private pool exists (fees 0..20%, or an
+ * invalid one): the owner lists executors, some join, some were never listed, some are delisted;
+ * tasks restricted to it are drawn from its members only and pay its owner its fee.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +48,7 @@ const executorArb = fc.record({
   score: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 30n }), fc.bigInt({ min: 100n, max: 400n }), fc.constant(2n ** 200n)),
   behaviour: fc.constantFrom<Behaviour>('honest', 'honest', 'lazy', 'decline', 'collude', 'loner', 'silent'),
   offer: fc.option(offerArb, { nil: undefined, freq: 3 }),
+  poolRole: fc.constantFrom('none', 'none', 'member', 'member', 'listed', 'intruder', 'delisted'),
 });
 const taskArb = fc
   .record({
@@ -56,6 +59,7 @@ const taskArb = fc
     withDataset: fc.boolean(),
     solo: fc.boolean(),
     bag: fc.integer({ min: 1, max: 3 }),
+    inPool: fc.constantFrom(false, false, true, true, 'unknown' as const),
   })
   .map((t) => ({ ...t, maxReplicas: Math.min(32, t.minReplicas + t.extra) }));
 /** Small populations, or large ones that fill the active list (and evict past 256). */
@@ -66,6 +70,7 @@ const populationArb = fc.oneof(
 const scenarioArb = fc.record({
   executors: populationArb,
   selfRequest: fc.boolean(),
+  poolFeeBps: fc.option(fc.constantFrom(0, 250, 2000, 2001), { nil: undefined, freq: 4 }),
   tasks: fc.array(taskArb, { minLength: 1, maxLength: 3 }),
   rounds: fc.array(
     fc.record({
@@ -81,12 +86,13 @@ const scenarioArb = fc.record({
 });
 
 let f: HubFixture;
-let owner: string, requester: string, pool: string[];
+let owner: string, requester: string, pool: string[], poolOwner: string;
 let base: string;
 
 before(async () => {
   f = await startHubFixture(MAX_EXECUTORS + 8);
   [owner, requester] = f.accounts as [string, string];
+  poolOwner = f.accounts[MAX_EXECUTORS + 7]!;
   pool = f.accounts.slice(2, MAX_EXECUTORS + 6);
   assert.equal((await f.hubTx(owner, 'registerApp', [APP, APP_PRICE, 1, 'ipfs://app'])).status, 1);
   assert.equal((await f.hubTx(owner, 'registerDataset', [DATASET, DATASET_PRICE, 'ipfs://data'])).status, 1);
@@ -176,6 +182,10 @@ async function system(m: MarketModel, fn: 'schedule' | 'finalize', randomness = 
     assert.ok(v >= askAtDraw.get(k)!, `winner ${k} paid ${v}, below its ask ${askAtDraw.get(k)}`);
     if (askAtDraw.get(k)! > 0n) count('winners with an ask paid');
   }
+  for (const e of ev) {
+    if (e.kind === 'paid' && e.payKind === 3) count('pool fee paid');
+    if (e.kind === 'assigned' && m.tasks.get(e.taskId)!.pool !== 0n) assert.equal(m.poolOf(e.executor!), m.tasks.get(e.taskId)!.pool, 'a pool task goes to members only');
+  }
   // 90M gas, above anything these populations need: the model assumes the gas rule never bites
   // (hub-market.test.ts covers the rule itself at the real 30M limit)
   const r = await f.send(SYSTEM_ADDRESS, HUB_ADDRESS, f.hub.encodeFunctionData(fn, fn === 'schedule' ? [randomness] : []), 0n, 90_000_000n);
@@ -206,7 +216,8 @@ async function compareState(m: MarketModel, execs: string[]): Promise<void> {
     assert.equal((await f.hubView('score', [e]))[0], m.scoreOf(e), `score of ${e}`);
     assert.equal((await f.hubView('withdrawable', [e]))[0], m.withdrawableOf(e), `withdrawable of ${e}`);
   }
-  for (const a of [requester, owner]) assert.equal((await f.hubView('withdrawable', [a]))[0], m.withdrawableOf(a));
+  for (const a of [requester, owner, poolOwner]) assert.equal((await f.hubView('withdrawable', [a]))[0], m.withdrawableOf(a));
+  for (const e of execs) assert.equal((await f.hubView('poolOf', [e]))[0], m.poolOf(e), `pool of ${e}`);
   for (const e of execs) {
     const [asks, capacity, declared] = await f.hubView('offerOf', [e]);
     const o = m.offerOf(e);
@@ -253,6 +264,24 @@ test('contracts agree with the reference model on random populations', { timeout
         }
         if (x.offer) await offer(e, x.offer);
       }
+      // a private pool (or a refused one) and its members
+      let poolId = 0n;
+      if (sc.poolFeeBps !== undefined) {
+        const bps = sc.poolFeeBps;
+        if (await both(m, poolOwner, 'createPool', [BigInt(bps)], () => void m.createPool(poolOwner, bps))) poolId = m.poolCount;
+      }
+      if (poolId !== 0n) {
+        for (const [i, x] of sc.executors.entries()) {
+          const e = execs[i]!;
+          if (x.poolRole === 'none') continue;
+          if (x.poolRole !== 'intruder') await both(m, poolOwner, 'setPoolMember', [poolId, e, true], () => m.setPoolMember(poolOwner, poolId, e, true));
+          if (x.poolRole !== 'listed') await both(m, e, 'joinPool', [poolId], () => m.joinPool(e, poolId));
+          if (x.poolRole === 'delisted') await both(m, poolOwner, 'setPoolMember', [poolId, e, false], () => m.setPoolMember(poolOwner, poolId, e, false));
+        }
+        // only the owner lists; a pool that does not exist cannot be joined
+        await both(m, requester, 'setPoolMember', [poolId, execs[0]!, true], () => m.setPoolMember(requester, poolId, execs[0]!, true));
+        await both(m, execs[0]!, 'joinPool', [poolId + 1n], () => m.joinPool(execs[0]!, poolId + 1n));
+      }
       count('evicted', m.staking.evicted.length);
       // sometimes an executor requests tasks itself: its wins there must not raise its score
       const from = sc.selfRequest ? execs[0]! : requester;
@@ -267,7 +296,12 @@ test('contracts agree with the reference model on random populations', { timeout
         } else {
           const spec = [APP, ds, t.trust, BigInt(t.minReplicas), BigInt(t.maxReplicas), escrow, ZERO20, BigInt(flags)];
           const inputs = Array.from({ length: t.bag }, (_, k) => '0x' + k.toString(16).padStart(2, '0'));
-          await both(m, from, 'requestTasks', [spec, inputs], (b) => void m.requestTasks(b, from, req, inputs.map(() => 1)), escrow * BigInt(t.bag));
+          if (t.inPool !== false && poolId !== 0n) {
+            const p = t.inPool === 'unknown' ? poolId + 1n : poolId;
+            await both(m, from, 'requestTasksInPool', [spec, inputs, p], (b) => void m.requestTasks(b, from, req, inputs.map(() => 1), p), escrow * BigInt(t.bag));
+          } else {
+            await both(m, from, 'requestTasks', [spec, inputs], (b) => void m.requestTasks(b, from, req, inputs.map(() => 1)), escrow * BigInt(t.bag));
+          }
         }
       }
       const contributeAll = async () => {
@@ -305,7 +339,7 @@ test('contracts agree with the reference model on random populations', { timeout
         await revealAll();
         for (const t of m.tasks.values()) for (const g of t.tally.groups.values()) if (g === WEIGHT_CAP) count('saturated groups');
         await system(m, 'finalize');
-        await conservation(m, [...execs, requester, owner]);
+        await conservation(m, [...execs, requester, owner, poolOwner]);
         await f.mine(r.wait);
       }
       // Let every deadline pass; optionally claim by hand first, then finalize what is left.
@@ -324,7 +358,7 @@ test('contracts agree with the reference model on random populations', { timeout
       }
       await compareState(m, execs);
       // Conservation: every task settled, so the Hub holds exactly what it owes.
-      await conservation(m, [...execs, requester, owner]);
+      await conservation(m, [...execs, requester, owner, poolOwner]);
     }),
     { numRuns: 25, seed: Number(process.env.POC_SEED ?? 20260501) },
   );
@@ -343,5 +377,9 @@ test('contracts agree with the reference model on random populations', { timeout
   assert.ok((seen.get('refused for ask') ?? 0) > 0, 'some executors were priced out of a task');
   assert.ok((seen.get('winners with an ask paid') ?? 0) > 0, 'some winners with a non-zero ask were paid');
   assert.ok((seen.get('refused for capacity') ?? 0) > 0, 'some executors were at capacity');
+  assert.ok((seen.get('requestTasksInPool ok') ?? 0) > 0 && (seen.get('requestTasksInPool refused UnknownPool') ?? 0) > 0, 'tasks restricted to a pool, and to an unknown one');
+  assert.ok((seen.get('refused for pool') ?? 0) > 0, 'non-members skipped for pool tasks');
+  assert.ok((seen.get('pool fee paid') ?? 0) > 0, 'a pool owner was paid its fee');
+  assert.ok((seen.get('createPool refused InvalidPoolFee') ?? 0) > 0 && (seen.get('joinPool refused NotInvited') ?? 0) > 0 && (seen.get('setPoolMember refused NotPoolOwner') ?? 0) > 0 && (seen.get('joinPool refused UnknownPool') ?? 0) > 0, 'pool refusals');
   assert.ok((seen.get('capacity freed, drawn again') ?? 0) > 0, 'an executor at capacity was drawn again once its assignments settled');
 });

@@ -6,6 +6,7 @@ import {
   resultHash, resultSeal, rewardPerReplica, type MarketEntry,
 } from '../../consensus/poc/index.ts';
 import { parseAsks } from '../../bin/commands/poc.ts';
+import { parsePoolFee } from '../../bin/commands/pools.ts';
 
 const milli = 10n ** 15n;
 const E = (n: number) => '0x' + n.toString(16).padStart(40, '0');
@@ -45,7 +46,13 @@ test('quote: who fits a reward per replica now, and the least reward at which k 
     entry(6, 0n, 8, 0, 0), // no free stake
   ];
   const q = quote(market, 0, 2n * milli, 3);
-  assert.deepEqual({ ...q }, { category: 0, perReplica: 2n * milli, fitting: 3, slots: 3 + 2 + 1, pricedOut: 1, busy: 2, rewardFor: 2n * milli });
+  assert.deepEqual({ ...q }, { category: 0, perReplica: 2n * milli, fitting: 3, slots: 3 + 2 + 1, pricedOut: 1, outsidePool: 0, busy: 2, rewardFor: 2n * milli });
+  // restricted to pool 7: only its members count (executors 2 and 3 joined it)
+  const pooled = market.map((e) => (e.executor === E(2) || e.executor === E(3) ? { ...e, pool: 7n } : e));
+  const p = quote(pooled, 0, 2n * milli, 2, 7n);
+  assert.deepEqual([p.fitting, p.pricedOut, p.outsidePool, p.busy, p.rewardFor], [1, 1, 2, 2, 5n * milli]);
+  assert.equal(offerRefuses(market[0]!.offer, 0n, 0, 0n, 7n, 0n), 'pool');
+  assert.equal(offerRefuses(market[0]!.offer, 0n, 0, 0n, 7n, 7n), null);
   // the 2nd lowest ask among those with room is 0: the Hub's minimum applies
   assert.equal(quote(market, 0, 0n, 2).rewardFor, MIN_REWARD_PER_REPLICA);
   assert.equal(quote(market, 0, 0n, 4).rewardFor, 5n * milli);
@@ -87,4 +94,44 @@ test('--ask: COINS for every category, CAT:COINS for one, later values win, repe
     assert.throws(() => parseAsks([bad]), (e: unknown) => isPocError(e), bad);
   }
   assert.throws(() => parseAsks(['0.0000000001']), (e: unknown) => isPocError(e, 'CLI_BAD_ASK'), 'not a multiple of 1 gwei');
+});
+
+test('private pools in the model: the owner lists, the executor accepts, pool tasks go to members only and pay the owner its fee', () => {
+  const m = new MarketModel();
+  const [owner, req, a, b, po] = [E(90), E(91), E(1), E(2), E(93)];
+  const app = '0x' + 'aa'.repeat(32);
+  m.registerApp(owner, app, milli, 0);
+  for (const e of [a, b]) m.staking.stakeExecutor(e, 2n * 10n ** 18n);
+  assert.throws(() => m.createPool(po, 2001), (e: unknown) => isPocError(e, 'InvalidPoolFee'));
+  const pool = m.createPool(po, 1000); // 10%
+  assert.throws(() => m.joinPool(a, pool), (e: unknown) => isPocError(e, 'NotInvited'), 'an executor must be listed first');
+  assert.throws(() => m.setPoolMember(req, pool, a, true), (e: unknown) => isPocError(e, 'NotPoolOwner'));
+  m.setPoolMember(po, pool, a, true);
+  m.setPoolMember(po, pool, b, true); // listed, never joins
+  m.joinPool(a, pool);
+  assert.throws(() => m.joinPool(b, pool + 1n), (e: unknown) => isPocError(e, 'UnknownPool'));
+  const r = { app, trust: 1n, minReplicas: 1, maxReplicas: 2, maxPrice: milli, value: 21n * milli };
+  assert.throws(() => m.requestTasks(1n, req, { ...r, value: 3n * milli }, [1], pool), (e: unknown) => isPocError(e, 'InsufficientPayment'), 'the pool fee comes on top of the minimum reward');
+  const id = m.requestTasks(1n, req, r, [1], pool);
+  assert.equal(m.tasks.get(id)!.poolFee, 2n * milli, '10% of 21 − 1');
+  const refused: string[] = [];
+  m.onRefused = (e, _id, why) => refused.push(`${e === a ? 'a' : 'b'} ${why}`);
+  assert.deepEqual(m.schedule(2n, 5n).map((x) => x.executor), [a], 'members only');
+  assert.deepEqual(refused, ['b pool']);
+  const d = '0x' + '22'.repeat(32);
+  m.contribute(3n, a, id, resultHash(id, d), resultSeal(a, id, d));
+  m.reveal(4n, a, id, d);
+  const paid = m.finalize(5n).filter((x) => x.kind === 'paid').map((x) => [x.executor, x.amount, x.payKind]);
+  assert.deepEqual(paid, [[a, 18n * milli, 0], [owner, milli, 1], [po, 2n * milli, 3]]);
+  // delisting a member removes it
+  m.setPoolMember(po, pool, a, false);
+  assert.equal(m.poolOf(a), 0n);
+});
+
+test('--fee of a pool: percent with two decimals, at most the Hub\'s 20%', () => {
+  assert.equal(parsePoolFee('5'), 500);
+  assert.equal(parsePoolFee('2.5'), 250);
+  assert.equal(parsePoolFee('0'), 0);
+  assert.equal(parsePoolFee('20'), 2000);
+  for (const bad of ['20.01', '-1', 'x', '1.234', '']) assert.throws(() => parsePoolFee(bad), (e: unknown) => isPocError(e, 'CLI_BAD_POOL_FEE'), bad);
 });

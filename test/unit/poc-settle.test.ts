@@ -5,7 +5,7 @@ import { AssignmentStatus, EXPIRY_PENALTY, LOCK_PER_TASK, MarketModel, PayKind, 
 const E = (n: number) => '0x' + n.toString(16).padStart(40, '0');
 const C = '0x' + 'cc'.repeat(32);
 const W = '0x' + 'ee'.repeat(32);
-const base = { escrow: 1000n, appFee: 100n, datasetFee: 30n, appOwner: E(90), datasetOwner: E(91), requester: E(92), maxReplicas: 5 };
+const base = { escrow: 1000n, appFee: 100n, datasetFee: 30n, poolFee: 0n, appOwner: E(90), datasetOwner: E(91), poolOwner: '', requester: E(92), maxReplicas: 5 };
 
 test('completed: each winner gets the reward per replica, the rest shared by logWeight, dust to the first winner, losers seized into the pool', () => {
   const s = settle(
