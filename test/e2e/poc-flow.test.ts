@@ -179,3 +179,34 @@ test('an executor declares its ask and capacity at start (once), `market` quotes
   const paid = (await net.taskLogs(rich.taskId)).filter((l) => l.name === 'Paid' && Number(l.args.kind) === 0 && l.args.to === pricey.address);
   assert.ok(paid.reduce((s, l) => s + (l.args.amount as bigint), 0n) >= parseEther('0.2'), 'paid at least its ask');
 });
+
+test('a private pool from the CLI: the owner lists two executors, they join with --pool, a task submitted to the pool runs on them only and pays the owner its fee', async () => {
+  const created = await net.cli(['pool', 'create', '--fee', '10', '--json', '--rpc', net.node.url, '--key-file', net.keyFile(OWNER)]);
+  assert.equal(created.code, 0, created.stderr);
+  const pool = JSON.parse(created.stdout).pool as string;
+  const members = [1, 3];
+  for (const i of members) {
+    const r = await net.cli(['pool', 'add', pool, net.executors.get(i)!.address, '--json', '--rpc', net.node.url, '--key-file', net.keyFile(OWNER)]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  for (const i of members) {
+    await net.executors.get(i)!.stop();
+    const again = await net.startExecutor(i, { args: ['--withdraw-every', '1', '--pool', pool] });
+    assert.match(again.output(), /"joined a private pool"/);
+  }
+  const shown = JSON.parse((await net.cli(['pool', 'show', pool, '--json', '--rpc', net.node.url])).stdout);
+  assert.deepEqual([shown.owner, shown.feeBps, shown.members], [net.wallet(OWNER).address, 1000, 2]);
+  const q = JSON.parse((await net.cli(['market', '--app', echoApp, '--replicas', '2', '--price', '0.25', '--pool', pool, '--json', '--rpc', net.node.url])).stdout);
+  assert.deepEqual([q.quote.fitting, q.quote.outsidePool], [2, 1]);
+
+  // escrow 0.25: app fee 0.05, pool fee 10% of 0.2 = 0.02, reward 0.18 for two replicas
+  const r = await net.cli(['task', 'submit', '--app', echoApp, '--input', 'members only', '--trust', '3', '--replicas', '2..2', '--price', '0.25', '--pool', pool, '--wait', '--json', '--rpc', net.node.url, '--key-file', net.keyFile(REQUESTER)]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.status, 'completed');
+  const assignees = (await net.hub.taskAssignees(BigInt(out.taskId))) as string[];
+  assert.deepEqual([...assignees].sort(), members.map((i) => net.executors.get(i)!.address).sort());
+  const paid = (await net.taskLogs(BigInt(out.taskId))).filter((l) => l.name === 'Paid');
+  assert.deepEqual(paid.filter((l) => Number(l.args.kind) === 3).map((l) => [l.args.to, l.args.amount]), [[net.wallet(OWNER).address, parseEther('0.02')]]);
+  assert.equal(paid.filter((l) => Number(l.args.kind) === 0).reduce((s, l) => s + (l.args.amount as bigint), 0n), parseEther('0.18'));
+});
