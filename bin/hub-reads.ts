@@ -14,7 +14,7 @@ import { hubContract, hubIface, stakingContract, STATUS_NAMES } from '../executo
 export const LOG_WINDOW = 5_000;
 
 /** Payment kinds of the Hub's Paid event, by code. */
-export const PAID_KINDS = ['reward', 'app-fee', 'dataset-fee'] as const;
+export const PAID_KINDS = ['reward', 'app-fee', 'dataset-fee', 'pool-fee'] as const;
 
 const topicAddr = (a: string) => '0x' + a.toLowerCase().replace(/^0x/, '').padStart(64, '0');
 const topicUint = (n: bigint) => '0x' + n.toString(16).padStart(64, '0');

@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/log.ts';
 import { ASK_UNIT, HUB_ADDRESS, MAX_ASK, MAX_BAG, MAX_CAPACITY, NUM_CATEGORIES, categoryTime } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, TxSender, explainError, STATUS_NAMES, ASSIGNMENT_NAMES } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
-import { assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
+import { PAID_KINDS, assetsOf, logsInWindows, taskCredits, tasksOf, type Credit } from '../hub-reads.ts';
 import { DEFAULT_BAG_SIZE, registerJobCommands, submitBag } from './jobs.ts';
 import { registerProveCommand } from './prove.ts';
 import { registerVerifyCommand } from './verify.ts';
@@ -353,7 +353,7 @@ async function waitForTask(provider: JsonRpcProvider, rpc: string, hub: Contract
         else if (p.name === 'ConsensusReached') progress(`${at} consensus reached on ${a.resultHash}, reveals until block ${a.revealDeadline}`);
         else if (p.name === 'Revealed') progress(`${at} ${a.executor} revealed ${a.digest}`);
         else if (p.name === 'Slashed') progress(`${at} ${a.executor} slashed ${formatEther(a.amount)}, score now ${a.newScore}`);
-        else if (p.name === 'Paid') progress(`${at} paid ${formatEther(a.amount)} to ${a.to} (${['reward', 'app fee', 'dataset fee'][Number(a.kind)]})`);
+        else if (p.name === 'Paid') progress(`${at} paid ${formatEther(a.amount)} to ${a.to} (${['reward', 'app fee', 'dataset fee', 'pool fee'][Number(a.kind)] ?? `kind ${a.kind}`})`);
         else if (p.name === 'Refunded') progress(`${at} refunded ${formatEther(a.amount)} to ${a.requester}`);
         else if (p.name === 'CallbackResult') progress(`${at} callback ${a.callback} ${a.ok ? 'succeeded' : 'failed'}`);
         else if (p.name === 'TaskFinalized') progress(`${at} finalized: ${STATUS_NAMES[Number(a.status)]}`);
@@ -419,7 +419,7 @@ export async function describeTask(provider: JsonRpcProvider, hub: Contract, tas
   let refund: { to: string; amount: string } | null = null;
   for (const l of logs) {
     const p = hubIface.parseLog(l);
-    if (p?.name === 'Paid') payments.push({ to: p.args.to, amount: String(p.args.amount), kind: ['reward', 'app-fee', 'dataset-fee'][Number(p.args.kind)]! });
+    if (p?.name === 'Paid') payments.push({ to: p.args.to, amount: String(p.args.amount), kind: PAID_KINDS[Number(p.args.kind)] ?? `kind ${p.args.kind}` });
     if (p?.name === 'Slashed') slashes.push({ executor: p.args.executor, amount: String(p.args.amount), newScore: String(p.args.newScore) });
     if (p?.name === 'Refunded') refund = { to: p.args.requester, amount: String(p.args.amount) };
   }
