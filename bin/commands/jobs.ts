@@ -243,7 +243,8 @@ export async function describeJob(hub: Contract, jobId: bigint) {
     replicas: { min: Number(j.minReplicas), max: Number(j.maxReplicas) },
     solo: (Number(j.flags) & FLAG_SOLO) !== 0,
     escrowPerTask: String(j.escrow),
-    fees: { app: String(j.appFee), dataset: String(j.datasetFee) },
+    fees: { app: String(j.appFee), dataset: String(j.datasetFee), pool: String(j.poolFee) },
+    pool: BigInt(j.pool) === 0n ? null : String(j.pool),
     blocks: { created: Number(j.createdAt), contributionDeadline: Number(j.contributionDeadline), finalDeadline: Number(j.finalDeadline) },
     firstTaskId: String(j.firstTask),
     count,
@@ -255,7 +256,7 @@ export async function describeJob(hub: Contract, jobId: bigint) {
 function formatJob(i: Awaited<ReturnType<typeof describeJob>>): string {
   const L = [
     `job ${i.jobId}: ${i.count} task(s) ${i.firstTaskId}..${BigInt(i.firstTaskId) + BigInt(i.count) - 1n}  (${Object.entries(i.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
-    `  requester ${i.requester}, escrow ${formatEther(i.escrowPerTask)} per task, trust ${i.trust}${i.solo ? ' (solo allowed)' : ''}, replicas ${i.replicas.min}..${i.replicas.max}`,
+    `  requester ${i.requester}, escrow ${formatEther(i.escrowPerTask)} per task, trust ${i.trust}${i.solo ? ' (solo allowed)' : ''}, replicas ${i.replicas.min}..${i.replicas.max}${i.pool ? `, private pool ${i.pool} (fee ${formatEther(i.fees.pool)} per task)` : ''}`,
     `  app ${i.app}${i.dataset ? `, dataset ${i.dataset}` : ''}`,
     `  blocks: created ${i.blocks.created}, contributions until ${i.blocks.contributionDeadline}, final deadline ${i.blocks.finalDeadline}`,
   ];
