@@ -6,6 +6,10 @@
  * contract and the selection against the contract on random populations; a change lands in both.
  * docs/validators.md explains the rules.
  */
+import { verify } from 'node:crypto';
+import nacl from 'tweetnacl';
+import { ed25519KeyObject } from './validators.ts';
+
 export { SYSTEM_ADDRESS } from './poc/params.ts';
 
 /** Genesis address of the Validators contract (runtime code in genesis, no constructor). */
@@ -120,4 +124,25 @@ export function selectSet(candidates: readonly CandidateView[], p: Pick<Validato
   const top = [...eligible].sort((a, b) => (a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : keyCmp(a.key, b.key))).slice(0, p.maxValidators);
   const set = top.map((c) => ({ key: c.key, power: powerOf(c.stake) })).sort((a, b) => (a.power > b.power ? -1 : a.power < b.power ? 1 : keyCmp(a.key, b.key)));
   return { keys: set.map((s) => s.key), powers: set.map((s) => s.power) };
+}
+
+/** Bytes of a bond's consensus-key signature (Validators.KEY_SIG_BYTES). */
+export const KEY_SIG_BYTES = 64;
+
+/**
+ * The consensus key's signature over Validators.bondDigest(key, owner, operator, blsPubKey): proves
+ * the bonder holds the key it names. Signed with tweetnacl (the reference, off the hot path).
+ */
+export function signBondDigest(consensusSecretKey: Uint8Array, digest: Uint8Array): Uint8Array {
+  return nacl.sign.detached(digest, consensusSecretKey);
+}
+
+/** The node's check of a bond's key signature (node:crypto Ed25519); false on any malformed input. */
+export function bondKeySigValid(key: Uint8Array, digest: Uint8Array, sig: Uint8Array): boolean {
+  if (key.length !== 32 || digest.length !== 32 || sig.length !== KEY_SIG_BYTES) return false;
+  try {
+    return verify(null, digest, ed25519KeyObject(key), sig);
+  } catch {
+    return false;
+  }
 }

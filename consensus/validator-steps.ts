@@ -19,7 +19,7 @@
 import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util';
 import { Interface } from 'ethers';
 import { loadArtifact } from '../contracts/artifacts.ts';
-import { paramsProblem, POWER_UNIT, VALIDATORS_ADDRESS, type ValidatorParams } from './validator-params.ts';
+import { bondKeySigValid, paramsProblem, POWER_UNIT, VALIDATORS_ADDRESS, type ValidatorParams } from './validator-params.ts';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import type { Genesis } from '../chain/genesis.ts';
 import type { VM } from '@ethereumjs/vm';
@@ -147,18 +147,18 @@ export function validatorSteps(o: { genesis: Genesis; params: ValidatorParams; s
       }
       if (n % o.params.epochLength !== 0n) return;
       const ret = await ctx.call(VALIDATORS, call('pendingKeys'), { allowRevert: true });
-      let pending: [string[], string[], string[]];
+      let pending: string[][];
       try {
-        pending = iface().decodeFunctionResult('pendingKeys', ret) as unknown as [string[], string[], string[]];
+        pending = iface().decodeFunctionResult('pendingKeys', ret) as unknown as string[][];
       } catch {
         reverted('pendingKeys', n);
-        pending = [[], [], []];
+        pending = [[], [], [], [], []];
       }
-      const [keys, pubs, pops] = pending;
+      const [keys, pubs, pops, digests, sigs] = pending as [string[], string[], string[], string[], string[]];
       if (keys.length > 0) {
-        const valid = keys.filter((_, i) => popValid(pubs[i]!, pops[i]!));
-        const invalid = keys.filter((_, i) => !popValid(pubs[i]!, pops[i]!));
-        await ctx.call(VALIDATORS, call('confirmKeys', [valid, invalid]), { allowRevert: true });
+        // the bonder must hold both keys it names: the consensus key signed the bond, the BLS key its proof
+        const ok = keys.map((k, i) => popValid(pubs[i]!, pops[i]!) && bondKeySigValid(hexToBytes(k as `0x${string}`), hexToBytes(digests[i]! as `0x${string}`), hexToBytes(sigs[i]! as `0x${string}`)));
+        await ctx.call(VALIDATORS, call('confirmKeys', [keys.filter((_, i) => ok[i]), keys.filter((_, i) => !ok[i])]), { allowRevert: true });
       }
       await ctx.call(VALIDATORS, call('closeEpoch'), { allowRevert: true });
     },

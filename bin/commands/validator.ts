@@ -7,11 +7,11 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { formatEther, getAddress, Wallet, ZeroAddress, type Contract, type JsonRpcProvider, type TransactionReceipt } from 'ethers';
+import { formatEther, getAddress, getBytes, Wallet, ZeroAddress, type Contract, type JsonRpcProvider, type TransactionReceipt } from 'ethers';
 import { PocError } from '../../lib/errors.ts';
 import { loadKeysFile, nodeKeysFile, publicIdentity } from '../../lib/keys.ts';
 import { TxSender, validatorsContract, validatorsIface } from '../../executor/hub-client.ts';
-import { KeyStatus, POWER_UNIT, VALIDATORS_ADDRESS, type ValidatorParams } from '../../consensus/validator-params.ts';
+import { KeyStatus, POWER_UNIT, signBondDigest, VALIDATORS_ADDRESS, type ValidatorParams } from '../../consensus/validator-params.ts';
 import { accountAddress, accountOptions, action, common, example, openProvider, parseAddress, parseAmount, parseHash, rpcUrl, signingKey, type Opts, type Outcome } from '../kit.ts';
 
 export type ValidatorCliErrorCode = 'USAGE' | 'NOT_INITIALIZED' | 'UNKNOWN_VALIDATOR';
@@ -161,7 +161,12 @@ export function registerValidatorCommands(program: Command): void {
         const fn = existing ? 'addStake' : 'bond';
         const rc = existing
           ? await tx.send(`addStake ${id.consensusKey}`, (ov) => contract.getFunction('addStake')(id.consensusKey, { ...ov, value: amount }))
-          : await tx.send(`bond ${id.consensusKey}`, (ov) => contract.getFunction('bond')(id.consensusKey, id.blsPubKey, id.blsPop, operator, { ...ov, value: amount }));
+          : await tx.send(`bond ${id.consensusKey}`, async (ov) => {
+              // the consensus key signs the bond (the chain refuses a key its bonder does not hold)
+              const digest: string = await contract.getFunction('bondDigest')(id.consensusKey, wallet.address, operator, id.blsPubKey);
+              const keySig = signBondDigest(loadKeysFile(id.file).consensus.secretKey, getBytes(digest));
+              return contract.getFunction('bond')(id.consensusKey, id.blsPubKey, id.blsPop, operator, keySig, { ...ov, value: amount });
+            });
         const after = (await readRecord(contract, id.consensusKey, rc.blockNumber))!;
         const note = fn === 'bond' ? 'its BLS key is checked by the chain, then it can enter the set at the next epoch' : after.active ? 'the new power applies from the next epoch' : 'eligible at the next epoch if its key is confirmed, it is not jailed and it has the minimum stake';
         return {

@@ -14,7 +14,7 @@ pragma solidity ^0.8.24;
 ///      `initialize`. The system calls (`initialize`, `confirmKeys`, `noteMissed`, `slash`,
 ///      `closeEpoch`) run inside block execution: apart from NotSystem and a second initialize
 ///      they never revert, and every loop is bounded (MAX_CANDIDATES, MAX_SET, the calldata).
-///      Invariant: address(this).balance == Σ(stake + unbonding) + slashedTotal (coins can only
+///      Invariant: address(this).balance == Σ(stake + unbonding) + slashedTotal + refundsTotal (coins can only
 ///      come in through bond / addStake / initialize's pre-credit; there is no receive()).
 ///      When no candidate is eligible at an epoch boundary the current set is kept unchanged:
 ///      the chain must never stop for want of validators.
@@ -79,6 +79,7 @@ contract Validators {
         uint256 slashed; // total taken from this key
         bytes blsPubKey;
         bytes blsPop;
+        bytes keySig; // ed25519 signature by `key` over bondDigest (checked by the node)
     }
 
     /// missedEpoch of a key that never missed a block.
@@ -92,6 +93,15 @@ contract Validators {
     bytes32[] internal _candidates;
     bytes32[] internal _setKeys; // powers: _validators[key].power
     mapping(bytes32 => bool) public evidenceUsed;
+    /// Coins of records released because the node rejected their keys, by owner (claimRefund).
+    mapping(address => uint256) public refunds;
+    uint256 public refundsTotal;
+
+    /// What a bond's consensus key signs: proves the bonder holds the key it names, so no one can
+    /// take another node's key (the EVM has no ed25519: the node checks it with the BLS proof).
+    bytes32 public constant BOND_TYPEHASH =
+        keccak256("pocchain.Validators.bond(uint256 chainId,address validators,bytes32 key,address owner,address operator,bytes32 blsPubKeyHash)");
+    uint256 public constant KEY_SIG_BYTES = 64;
 
     event Initialized(Params params, uint256 validators, uint256 totalStake);
     event Bonded(bytes32 indexed key, address indexed owner, address operator, uint256 amount);
@@ -99,6 +109,8 @@ contract Validators {
     event UnbondRequested(bytes32 indexed key, uint256 amount, uint256 releaseBlock);
     event Withdrawn(bytes32 indexed key, uint256 amount);
     event Removed(bytes32 indexed key);
+    event Released(bytes32 indexed key, address indexed owner, uint256 amount);
+    event Refunded(address indexed owner, uint256 amount);
     event Unjailed(bytes32 indexed key);
     event KeyChecked(bytes32 indexed key, uint8 status);
     event Slashed(bytes32 indexed key, uint256 amount, bytes32 evidenceHash);
@@ -122,6 +134,8 @@ contract Validators {
     error NotJailed();
     error TransferFailed();
     error StakeTooLarge();
+    error BadKeySig();
+    error BelowMinStake(uint256 minStake);
 
     modifier onlySystem() {
         if (msg.sender != SYSTEM_ADDRESS) revert NotSystem(msg.sender);
@@ -137,15 +151,24 @@ contract Validators {
 
     // ------------------------------------------------------------------ anyone
 
-    /// @notice Bond msg.value for a new consensus key; the caller becomes its owner. The BLS key
-    ///         waits for the node's proof-of-possession check (keyStatus pending) before the
-    ///         candidate can be selected.
-    function bond(bytes32 key, bytes calldata blsPubKey, bytes calldata blsPop, address operator) external payable {
+    /// @notice Bond msg.value (at least minStake) for a new consensus key; the caller becomes its
+    ///         owner. `keySig` is the key's ed25519 signature over bondDigest(key, caller, operator,
+    ///         blsPubKey). The node checks it and the BLS proof of possession at the next epoch
+    ///         boundary (keyStatus pending until then); only a confirmed key can be selected. A key
+    ///         whose check failed can be bonded again by anyone: the old record's coins go to its
+    ///         owner's refund (claimRefund), so a squatter cannot hold a key it does not own.
+    function bond(bytes32 key, bytes calldata blsPubKey, bytes calldata blsPop, address operator, bytes calldata keySig) external payable {
         Validator storage v = _validators[key];
-        if (v.index != 0) revert KeyTaken(key);
+        if (v.index != 0) {
+            if (v.keyStatus != KEY_REJECTED) revert KeyTaken(key);
+            _release(key, v);
+        }
         if (blsPubKey.length != BLS_PUBKEY_BYTES || blsPop.length != BLS_POP_BYTES) revert BadBlsKey();
+        if (keySig.length != KEY_SIG_BYTES) revert BadKeySig();
         if (operator == address(0)) revert ZeroAddress();
         if (msg.value == 0) revert ZeroAmount();
+        // dust bonds would fill the bounded candidate list for free
+        if (msg.value < _params.minStake) revert BelowMinStake(_params.minStake);
         if (_candidates.length >= MAX_CANDIDATES) revert TooManyCandidates(MAX_CANDIDATES);
         _candidates.push(key);
         v.index = uint32(_candidates.length);
@@ -154,9 +177,26 @@ contract Validators {
         v.keyStatus = KEY_PENDING;
         v.blsPubKey = blsPubKey;
         v.blsPop = blsPop;
+        v.keySig = keySig;
         v.stake = _u128(msg.value);
         v.missedEpoch = NEVER;
         emit Bonded(key, msg.sender, operator, msg.value);
+    }
+
+    /// @notice Pay the caller the coins of its released records (see bond).
+    function claimRefund() external {
+        uint256 amount = refunds[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        refunds[msg.sender] = 0;
+        refundsTotal -= amount;
+        emit Refunded(msg.sender, amount);
+        (bool ok, ) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    /// @notice The digest a bond's consensus key signs (BOND_TYPEHASH, this chain, this contract).
+    function bondDigest(bytes32 key, address owner, address operator, bytes memory blsPubKey) public view returns (bytes32) {
+        return keccak256(abi.encode(BOND_TYPEHASH, block.chainid, address(this), key, owner, operator, keccak256(blsPubKey)));
     }
 
     /// @notice Add msg.value to the stake of an owned key.
@@ -252,11 +292,17 @@ contract Validators {
     /// @notice Up to MAX_PENDING_CHECKS candidates whose BLS key awaits the node's check, in
     ///         candidate order (the EVM here has no BLS precompile: the node verifies the proofs of
     ///         possession and answers with confirmKeys).
-    function pendingKeys() external view returns (bytes32[] memory keys, bytes[] memory blsPubKeys, bytes[] memory pops) {
+    function pendingKeys()
+        external
+        view
+        returns (bytes32[] memory keys, bytes[] memory blsPubKeys, bytes[] memory pops, bytes32[] memory digests, bytes[] memory keySigs)
+    {
         uint256 n = _candidates.length;
         keys = new bytes32[](MAX_PENDING_CHECKS);
         blsPubKeys = new bytes[](MAX_PENDING_CHECKS);
         pops = new bytes[](MAX_PENDING_CHECKS);
+        digests = new bytes32[](MAX_PENDING_CHECKS);
+        keySigs = new bytes[](MAX_PENDING_CHECKS);
         uint256 k;
         for (uint256 i; i < n && k < MAX_PENDING_CHECKS; ++i) {
             bytes32 key = _candidates[i];
@@ -265,12 +311,16 @@ contract Validators {
             keys[k] = key;
             blsPubKeys[k] = v.blsPubKey;
             pops[k] = v.blsPop;
+            digests[k] = bondDigest(key, v.owner, v.operator, v.blsPubKey);
+            keySigs[k] = v.keySig;
             ++k;
         }
         assembly ("memory-safe") {
             mstore(keys, k)
             mstore(blsPubKeys, k)
             mstore(pops, k)
+            mstore(digests, k)
+            mstore(keySigs, k)
         }
     }
 
@@ -480,6 +530,21 @@ contract Validators {
     function _removeIfEmpty(bytes32 key, Validator storage v) private {
         if (v.stake != 0 || v.unbonding != 0 || v.activeEpoch == epoch + 1) return;
         if (v.jailed && block.number < v.jailedUntil) return;
+        _remove(key, v);
+    }
+
+    /// A rejected key's record (never selected, so never slashable) makes way for a new bond: its
+    /// coins become the old owner's refund.
+    function _release(bytes32 key, Validator storage v) private {
+        uint256 amount = uint256(v.stake) + v.unbonding;
+        address owner = v.owner;
+        refunds[owner] += amount;
+        refundsTotal += amount;
+        emit Released(key, owner, amount);
+        _remove(key, v);
+    }
+
+    function _remove(bytes32 key, Validator storage v) private {
         uint256 i = v.index - 1;
         uint256 last = _candidates.length - 1;
         if (i != last) {

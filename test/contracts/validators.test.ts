@@ -7,13 +7,14 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Interface, ParamType, type Result } from 'ethers';
+import nacl from 'tweetnacl';
+import { getBytes, Interface, ParamType, type Result } from 'ethers';
 import { startAnvil } from '../../lib/anvil.ts';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { HubFixture, type Receipt } from './hub-fixture.ts';
 import { prng } from '../../consensus/bft/testkit.ts';
 import * as vp from '../../consensus/validator-params.ts';
-import { KeyStatus, SYSTEM_ADDRESS, VALIDATORS_ADDRESS, selectSet, type CandidateView, type GenesisValidatorEntry, type ValidatorParams } from '../../consensus/validator-params.ts';
+import { bondKeySigValid, KeyStatus, signBondDigest, SYSTEM_ADDRESS, VALIDATORS_ADDRESS, selectSet, type CandidateView, type GenesisValidatorEntry, type ValidatorParams } from '../../consensus/validator-params.ts';
 
 const ETH = 10n ** 18n;
 const V = new Interface(loadArtifact('Validators').abi);
@@ -123,7 +124,7 @@ async function snapshotState(): Promise<string> {
   return JSON.stringify(parts, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** balance == Σ(stake + unbonding) + slashedTotal. */
+/** balance == Σ(stake + unbonding) + slashedTotal + refundsTotal. */
 async function assertConserved(): Promise<void> {
   let sum = 0n;
   for (const k of await candidates()) {
@@ -131,7 +132,8 @@ async function assertConserved(): Promise<void> {
     sum += r.stake + r.unbonding;
   }
   const slashed = (await view('slashedTotal'))[0] as bigint;
-  assert.equal(await f.balance(VALIDATORS_ADDRESS), sum + slashed, 'balance == Σ(stake + unbonding) + slashedTotal');
+  const refunds = (await view('refundsTotal'))[0] as bigint;
+  assert.equal(await f.balance(VALIDATORS_ADDRESS), sum + slashed + refunds, 'balance == Σ(stake + unbonding) + slashedTotal + refundsTotal');
 }
 
 function genesisEntry(stake: bigint, owner = users[0]!, key = newKey()): GenesisValidatorEntry {
@@ -146,7 +148,7 @@ async function initialize(p: ValidatorParams = P, vs: GenesisValidatorEntry[] = 
 }
 
 async function bond(from: string, value: bigint, key = newKey(), operator = hex(20)): Promise<string> {
-  await ok(from, 'bond', [key, hex(48), hex(96), operator], value);
+  await ok(from, 'bond', [key, hex(48), hex(96), operator, hex(64)], value);
   return key;
 }
 
@@ -167,6 +169,7 @@ test('constants: the contract agrees with consensus/validator-params.ts', async 
   assert.equal(await num('MAX_SET'), BigInt(vp.MAX_SET));
   assert.equal(await num('MAX_CANDIDATES'), BigInt(vp.MAX_CANDIDATES));
   assert.equal(await num('MAX_PENDING_CHECKS'), BigInt(vp.MAX_PENDING_CHECKS));
+  assert.equal(await num('KEY_SIG_BYTES'), BigInt(vp.KEY_SIG_BYTES));
   assert.equal(await num('BLS_PUBKEY_BYTES'), BigInt(vp.BLS_PUBKEY_BYTES));
   assert.equal(await num('BLS_POP_BYTES'), BigInt(vp.BLS_POP_BYTES));
   assert.equal(await num('BPS'), vp.BPS);
@@ -243,18 +246,18 @@ test('bond / addStake / unbond / withdraw: every refusal, the unbonding delay, r
   const op = hex(20);
   const bls = hex(48);
   const zero20 = '0x' + '00'.repeat(20);
-  await refused(alice, 'bond', [key, hex(47), hex(96), op], 'BadBlsKey', [], ETH);
-  await refused(alice, 'bond', [key, hex(48), hex(97), op], 'BadBlsKey', [], ETH);
-  await refused(alice, 'bond', [key, hex(48), hex(96), zero20], 'ZeroAddress', [], ETH);
-  await refused(alice, 'bond', [key, hex(48), hex(96), op], 'ZeroAmount', [], 0n);
-  const r = await ok(alice, 'bond', [key, bls, hex(96), op], 3n * ETH);
+  await refused(alice, 'bond', [key, hex(47), hex(96), op, hex(64)], 'BadBlsKey', [], ETH);
+  await refused(alice, 'bond', [key, hex(48), hex(97), op, hex(64)], 'BadBlsKey', [], ETH);
+  await refused(alice, 'bond', [key, hex(48), hex(96), zero20, hex(64)], 'ZeroAddress', [], ETH);
+  await refused(alice, 'bond', [key, hex(48), hex(96), op, hex(64)], 'ZeroAmount', [], 0n);
+  const r = await ok(alice, 'bond', [key, bls, hex(96), op, hex(64)], 3n * ETH);
   const ev = events(r);
   assert.equal(ev.length, 1);
   assert.equal(ev[0]!.name, 'Bonded');
   assert.deepEqual([ev[0]!.args.key, ev[0]!.args.owner.toLowerCase(), ev[0]!.args.operator.toLowerCase(), ev[0]!.args.amount], [key, alice, op, 3n * ETH]);
   let x = await rec(key);
   assert.deepEqual([x.owner, x.operator, x.blsPubKey, x.stake, x.keyStatus, x.active], [alice, op, bls, 3n * ETH, KeyStatus.Pending, false]);
-  await refused(bob, 'bond', [key, hex(48), hex(96), op], 'KeyTaken', [key], ETH);
+  await refused(bob, 'bond', [key, hex(48), hex(96), op, hex(64)], 'KeyTaken', [key], ETH);
 
   // addStake
   const unknown = newKey();
@@ -300,7 +303,7 @@ test('bond / addStake / unbond / withdraw: every refusal, the unbonding delay, r
   assert.deepEqual(events(last).map((e) => e.name), ['Withdrawn', 'Removed']);
   assert.ok(!(await candidates()).includes(key));
   assert.equal((await rec(key)).owner, '0x' + '00'.repeat(20));
-  await bond(bob, ETH, key);
+  await bond(bob, P.minStake, key);
   assert.equal((await rec(key)).owner, bob);
 
   // a set member that unbonds everything keeps its record (the set still names it)
@@ -317,14 +320,52 @@ async function lastTxHash(): Promise<string> {
   return b.transactions[0];
 }
 
+test('bond: the minimum stake and a key signature are required; a rejected key can be bonded again, its old coins refunded', async () => {
+  await initialize();
+  const [squatter, holder] = [users[1]!, users[2]!];
+  const kp = nacl.sign.keyPair();
+  const key = '0x' + Buffer.from(kp.publicKey).toString('hex');
+  const bls = hex(48);
+  const op = hex(20);
+  await refused(squatter, 'bond', [key, bls, hex(96), op, hex(63)], 'BadKeySig', [], P.minStake);
+  await refused(squatter, 'bond', [key, bls, hex(96), op, hex(64)], 'BelowMinStake', [P.minStake], P.minStake - 1n);
+  // the squatter names someone else's key with a signature it cannot make
+  await ok(squatter, 'bond', [key, bls, hex(96), op, hex(64)], 3n * ETH);
+  await refused(holder, 'bond', [key, bls, hex(96), op, hex(64)], 'KeyTaken', [key], P.minStake);
+  // pendingKeys hands the node what it checks: the digest the key must have signed, and the signature
+  const pend = await view('pendingKeys');
+  const digest = (await view('bondDigest', [key, squatter, op, bls]))[0] as string;
+  assert.deepEqual([pend[0][0], pend[3][0]], [key, digest]);
+  assert.equal(bondKeySigValid(kp.publicKey, getBytes(digest), getBytes(pend[4][0])), false, 'a random signature does not verify');
+  await sys('confirmKeys', [[], [key]]);
+  // the holder bonds its own key, signed: the squatter's record is released into its refund
+  const digest2 = (await view('bondDigest', [key, holder, op, bls]))[0] as string;
+  const sig = signBondDigest(kp.secretKey, getBytes(digest2));
+  assert.equal(bondKeySigValid(kp.publicKey, getBytes(digest2), sig), true);
+  const r = await ok(holder, 'bond', [key, bls, hex(96), op, '0x' + Buffer.from(sig).toString('hex')], P.minStake);
+  assert.deepEqual(events(r).map((e) => e.name), ['Released', 'Removed', 'Bonded']);
+  const x = await rec(key);
+  assert.deepEqual([x.owner, x.stake, x.keyStatus], [holder, P.minStake, KeyStatus.Pending]);
+  assert.equal((await view('refunds', [squatter]))[0], 3n * ETH);
+  await assertConserved();
+  const b0 = await f.balance(squatter);
+  const rc = await ok(squatter, 'claimRefund', []);
+  const gasCost = rc.gasUsed * BigInt((await f.rpc<any>('eth_getTransactionReceipt', [await lastTxHash()])).effectiveGasPrice);
+  assert.equal((await f.balance(squatter)) - b0 + gasCost, 3n * ETH);
+  await refused(squatter, 'claimRefund', [], 'NothingToWithdraw', []);
+  // a digest binds chain, contract, key, owner, operator and BLS key: another owner's does not match
+  assert.notEqual(digest, digest2);
+  await assertConserved();
+});
+
 test('bond: the candidate list is bounded (TooManyCandidates), pendingKeys returns at most MAX_PENDING_CHECKS', async () => {
   await initialize();
-  const bonded = await bondMany(vp.MAX_CANDIDATES - 1, () => 1n);
+  const bonded = await bondMany(vp.MAX_CANDIDATES - 1, () => P.minStake);
   const keys = (await candidates()).slice(1); // candidate order (bonds of one batch mine in any order)
   assert.deepEqual([...keys].sort(), [...bonded].sort());
   assert.equal(keys.length + 1, vp.MAX_CANDIDATES);
   const k = newKey();
-  await refused(users[1]!, 'bond', [k, hex(48), hex(96), hex(20)], 'TooManyCandidates', [BigInt(vp.MAX_CANDIDATES)], ETH);
+  await refused(users[1]!, 'bond', [k, hex(48), hex(96), hex(20), hex(64)], 'TooManyCandidates', [BigInt(vp.MAX_CANDIDATES)], P.minStake);
   const pend = await view('pendingKeys');
   assert.equal(pend[0].length, vp.MAX_PENDING_CHECKS);
   assert.deepEqual([...pend[0]], keys.slice(0, vp.MAX_PENDING_CHECKS));
@@ -487,8 +528,10 @@ test('closeEpoch: selection table (top N by stake, ties by key, power order, exc
     jailed: await mk(0x01, 50n * ETH, 2),
     rejected: await mk(0x02, 40n * ETH, 3),
     pending: await mk(0x03, 30n * ETH, 4),
-    belowMin: await mk(0x04, 2n * ETH - 1n, 5),
+    belowMin: await mk(0x04, 2n * ETH, 5),
   };
+  // a bond needs the minimum; a stake can still fall below it by unbonding
+  await ok(users[5]!, 'unbond', [k.belowMin, 1n]);
   const confirm = [k.big, k.tieLow, k.tieHigh, k.samePowerA, k.jailed, k.belowMin];
   await sys('confirmKeys', [confirm, [k.rejected]]);
   await sys('slash', [k.jailed, hex(32)]);
@@ -518,7 +561,8 @@ test('closeEpoch: selection table (top N by stake, ties by key, power order, exc
 });
 
 test('closeEpoch: the selection equals selectSet (validator-params.ts) on random populations', async () => {
-  const seed = Number(process.env.SEED ?? Date.now() % 1e9);
+  // a fixed seed: CI replays the same runs; SEED=n explores others
+  const seed = Number(process.env.SEED ?? 1);
   const rnd = prng(seed);
   const msg = `seed ${seed} (rerun with SEED=${seed})`;
   const params = { ...P, maxValidators: 5 };
@@ -530,7 +574,10 @@ test('closeEpoch: the selection equals selectSet (validator-params.ts) on random
     for (let i = 0; i < n; i++) {
       // coarse stakes so ties (in stake and in power) are frequent
       const stake = BigInt(1 + Math.floor(rnd() * 8)) * (ETH / 2n) + (rnd() < 0.2 ? 1n : 0n);
-      const key = await bond(users[1 + (i % 10)]!, stake, keyWith(Math.floor(rnd() * 256)));
+      // a bond needs the minimum: smaller stakes are reached by unbonding the rest
+      const from = users[1 + (i % 10)]!;
+      const key = await bond(from, stake < params.minStake ? params.minStake : stake, keyWith(Math.floor(rnd() * 256)));
+      if (stake < params.minStake) await ok(from, 'unbond', [key, params.minStake - stake]);
       pending.push(key);
     }
     const valid = pending.filter(() => rnd() < 0.8);
@@ -553,7 +600,8 @@ test('closeEpoch: the selection equals selectSet (validator-params.ts) on random
 // ------------------------------------------------------------------------------------ random runs
 
 test('random runs: system calls never revert, the set follows selectSet, value is conserved after every step', async () => {
-  const seed = Number(process.env.SEED ?? Date.now() % 1e9);
+  // a fixed seed: CI replays the same runs; SEED=n explores others
+  const seed = Number(process.env.SEED ?? 1);
   const rnd = prng(seed);
   const msg = (step: number, what: string) => `seed ${seed} (rerun with SEED=${seed}), step ${step}: ${what}`;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -576,7 +624,7 @@ test('random runs: system calls never revert, the set follows selectSet, value i
       op = 'bond';
       const k = newKey();
       const from = users[1 + Math.floor(rnd() * 10)]!;
-      if ((await user(from, 'bond', [k, hex(48), hex(96), hex(20)], coins())) === 1) owners.set(k, from);
+      if ((await user(from, 'bond', [k, hex(48), hex(96), hex(20), hex(64)], coins())) === 1) owners.set(k, from);
     } else if (r < 0.22) {
       op = 'addStake';
       await user(owner, 'addStake', [key], coins());

@@ -3,8 +3,9 @@
  * whose Validators contract changes the set every 10 blocks.
  *   - node3 double-signs: the evidence is committed, its stake is slashed by exactly slashBps of
  *     what it had, it is jailed and out of the next epoch's set;
- *   - the full node (node4) syncs, its operator stakes, it enters the set at the next epoch and its
- *     precommits appear in commits;
+ *   - the full node (node4) syncs, its operator stakes with `pocchain validator stake` (the bond is
+ *     signed by the node's consensus key and its BLS proof checked), it enters the set at the next
+ *     epoch and its precommits appear in commits;
  *   - node2's owner unbonds everything: node2 leaves at the next epoch and withdraws after the delay;
  *   - the chain never stops, and every node agrees on every block.
  */
@@ -12,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Contract, JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { TestNetwork } from '../helpers/network.ts';
-import { rpc, waitFor } from '../helpers/proc.ts';
+import { CLI, NODE, rpc, waitFor } from '../helpers/proc.ts';
+import { execFile } from 'node:child_process';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { devAccounts, loadKeys } from '../../lib/keys.ts';
 import { VALIDATORS_ADDRESS } from '../../consensus/validator-steps.ts';
@@ -102,10 +104,13 @@ describe('validators join and leave by stake; a double-signer is slashed and jai
   test('a full node syncs, its operator stakes, it enters the set at the next epoch and signs', async () => {
     const n4 = net.nodes[4]!;
     await net.waitHeight((await net.height(0)) - 1, [4], 120_000);
-    const owner = new Wallet(devAccounts(1)[0]!.privateKey, provider);
-    const tx = await (validators.connect(owner) as Contract).bond!(n4.pubKey, n4.blsPubKey, n4.blsPop, n4.address, { value: parseEther('20') });
-    const rec = await tx.wait();
-    assert.equal(rec!.status, 1);
+    // the operator stakes with the CLI: it signs the bond with the node's consensus key
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(NODE, [CLI, 'validator', 'stake', '--dir', n4.datadir, '--amount', '20', '--rpc', net.nodes[0]!.url, '--json'], { env: { ...process.env, POCCHAIN_KEY: devAccounts(1)[0]!.privateKey } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout))),
+    );
+    const staked = JSON.parse(out);
+    assert.equal(staked.action, 'bond');
+    assert.equal(staked.validator, keyOf(4));
     const s = await waitEpochWith('a set with node4', (s) => inSet(s, 4));
     const me = s.validators.find((v: any) => v.pubKey === keyOf(4));
     assert.equal(me.power, '20', 'power = stake in coins');
