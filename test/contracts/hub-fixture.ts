@@ -51,12 +51,17 @@ export class HubFixture {
     return { status: Number(r.status), blockNumber: BigInt(r.blockNumber), gasUsed: BigInt(r.gasUsed), logs: r.logs };
   }
 
-  /** Receipt of a sent transaction; anvil mines asynchronously, so poll briefly. */
-  async receipt(hash: string): Promise<any> {
+  /**
+   * Receipt of a sent transaction; anvil mines asynchronously, so poll. The bound is generous: a
+   * 30M-gas schedule() at 256 executors took over 20 s to mine on a loaded 2-core CI machine, and
+   * the bound only catches an anvil that stopped mining (the test's own timeout is the real limit).
+   */
+  async receipt(hash: string, timeoutMs = 240_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
     for (let i = 0; ; i++) {
       const r = await this.rpc<any>('eth_getTransactionReceipt', [hash]);
       if (r) return r;
-      if (i > 2000) throw new Error(`no receipt for ${hash}`);
+      if (Date.now() > deadline) throw new Error(`no receipt for ${hash} after ${timeoutMs / 1000} s`);
       await new Promise((res) => setTimeout(res, i < 20 ? 1 : 10));
     }
   }
