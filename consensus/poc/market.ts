@@ -371,8 +371,8 @@ export class MarketModel {
 
   /** requestTask(...) at block `block`; returns the task id. */
   requestTask(block: bigint, sender: string, r: TaskRequest): bigint {
-    const c = this.checkRequest(r, r.value);
     if ((r.inputLength ?? 0) > MAX_INPUT_BYTES) fail('InputTooLarge', 'input too large');
+    const c = this.checkRequest(r, r.value);
     return this.createTask(block, sender, r, r.value, c);
   }
 
@@ -387,8 +387,8 @@ export class MarketModel {
     if (n > BigInt(MAX_BAG)) fail('BagTooLarge', 'too many inputs');
     if (r.value % n !== 0n) fail('UnevenEscrow', 'escrow not divisible by the bag size');
     const each = r.value / n;
-    const c = this.checkRequest(r, each);
     if (inputLengths.some((l) => l > MAX_INPUT_BYTES)) fail('InputTooLarge', 'input too large');
+    const c = this.checkRequest(r, each);
     let poolFee = 0n;
     if (pool !== undefined) {
       const fees = c.app.price + c.datasetFee;

@@ -22,7 +22,7 @@ import { keccak256, AbiCoder } from 'ethers';
 import { startHubFixture, type HubFixture, type ParsedLog } from './hub-fixture.ts';
 import { isPocError } from '../../lib/errors.ts';
 import {
-  HUB_ADDRESS, STAKING_ADDRESS, SYSTEM_ADDRESS, MarketModel, TaskStatus, AssignmentStatus, resultHash, resultSeal, FLAG_SOLO, MAX_EXECUTORS, WEIGHT_CAP,
+  HUB_ADDRESS, STAKING_ADDRESS, SYSTEM_ADDRESS, MarketModel, TaskStatus, AssignmentStatus, resultHash, resultSeal, FLAG_SOLO, MAX_EXECUTORS, MAX_INPUT_BYTES, WEIGHT_CAP,
   type ModelEvent,
 } from '../../consensus/poc/index.ts';
 
@@ -60,6 +60,7 @@ const taskArb = fc
     solo: fc.boolean(),
     bag: fc.integer({ min: 1, max: 3 }),
     inPool: fc.constantFrom(false, false, true, true, 'unknown' as const),
+    oversize: fc.constantFrom(false, false, false, false, false, true),
   })
   .map((t) => ({ ...t, maxReplicas: Math.min(32, t.minReplicas + t.extra) }));
 /** Small populations, or large ones that fill the active list (and evict past 256). */
@@ -291,16 +292,18 @@ test('contracts agree with the reference model on random populations', { timeout
         const flags = t.solo ? FLAG_SOLO : 0;
         const req = { app: APP, dataset: ds, trust: t.trust, minReplicas: t.minReplicas, maxReplicas: t.maxReplicas, maxPrice: escrow, value: escrow * BigInt(t.bag), flags };
         if (t.bag === 1 && !t.solo) {
-          const args = [APP, ds, '0x', t.trust, BigInt(t.minReplicas), BigInt(t.maxReplicas), escrow, ZERO20];
-          await both(m, from, 'requestTask', args, (b) => void m.requestTask(b, from, { ...req, value: escrow }), escrow);
+          const input = t.oversize ? '0x' + '00'.repeat(MAX_INPUT_BYTES + 1) : '0x';
+          const args = [APP, ds, input, t.trust, BigInt(t.minReplicas), BigInt(t.maxReplicas), escrow, ZERO20];
+          await both(m, from, 'requestTask', args, (b) => void m.requestTask(b, from, { ...req, value: escrow, inputLength: (input.length - 2) / 2 }), escrow);
         } else {
           const spec = [APP, ds, t.trust, BigInt(t.minReplicas), BigInt(t.maxReplicas), escrow, ZERO20, BigInt(flags)];
           const inputs = Array.from({ length: t.bag }, (_, k) => '0x' + k.toString(16).padStart(2, '0'));
+          if (t.oversize) inputs[t.bag - 1] = '0x' + '00'.repeat(MAX_INPUT_BYTES + 1);
           if (t.inPool !== false && poolId !== 0n) {
             const p = t.inPool === 'unknown' ? poolId + 1n : poolId;
-            await both(m, from, 'requestTasksInPool', [spec, inputs, p], (b) => void m.requestTasks(b, from, req, inputs.map(() => 1), p), escrow * BigInt(t.bag));
+            await both(m, from, 'requestTasksInPool', [spec, inputs, p], (b) => void m.requestTasks(b, from, req, inputs.map((x) => (x.length - 2) / 2), p), escrow * BigInt(t.bag));
           } else {
-            await both(m, from, 'requestTasks', [spec, inputs], (b) => void m.requestTasks(b, from, req, inputs.map(() => 1)), escrow * BigInt(t.bag));
+            await both(m, from, 'requestTasks', [spec, inputs], (b) => void m.requestTasks(b, from, req, inputs.map((x) => (x.length - 2) / 2)), escrow * BigInt(t.bag));
           }
         }
       }
@@ -377,6 +380,7 @@ test('contracts agree with the reference model on random populations', { timeout
   assert.ok((seen.get('refused for ask') ?? 0) > 0, 'some executors were priced out of a task');
   assert.ok((seen.get('winners with an ask paid') ?? 0) > 0, 'some winners with a non-zero ask were paid');
   assert.ok((seen.get('refused for capacity') ?? 0) > 0, 'some executors were at capacity');
+  assert.ok([...seen.keys()].some((k) => /^requestTasks? refused InputTooLarge$/.test(k)), 'oversized inputs refused alike');
   assert.ok((seen.get('requestTasksInPool ok') ?? 0) > 0 && (seen.get('requestTasksInPool refused UnknownPool') ?? 0) > 0, 'tasks restricted to a pool, and to an unknown one');
   assert.ok((seen.get('refused for pool') ?? 0) > 0, 'non-members skipped for pool tasks');
   assert.ok((seen.get('pool fee paid') ?? 0) > 0, 'a pool owner was paid its fee');
