@@ -3,7 +3,8 @@
  * proposer includes and the check of a proposal's deposits against this node's own L1 view
  * (nodes with an L1 RPC), checkpoint signing and collection (validators sign, every node collects),
  * and RPC methods: pocchain_bridgeInfo, pocchain_bridgeStatus, pocchain_checkpoint(height),
- * pocchain_latestCheckpoint.
+ * pocchain_latestCheckpoint, pocchain_handover(setId) (the outgoing set's signatures over a
+ * validator set change, bridge/handover.ts).
  */
 import { Address, hexToBytes } from '@ethereumjs/util';
 import { getAddress, hexlify, randomBytes } from 'ethers';
@@ -104,11 +105,13 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
     if (x === undefined) throw new RpcError(RPC.SERVER, `bridge: ${what} not available on this node`);
     return x;
   };
-  const heightParam = (v: unknown): number => {
+  const positive = (what: string) => (v: unknown): number => {
     const n = typeof v === 'string' ? Number(BigInt(v)) : v;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new RpcError(RPC.INVALID_PARAMS, 'height must be a positive integer or hex quantity');
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new RpcError(RPC.INVALID_PARAMS, `${what} must be a positive integer or hex quantity`);
     return n;
   };
+  const heightParam = positive('height');
+  const setIdParam = positive('set id');
 
   const plugin: NodePlugin = {
     name: 'bridge',
@@ -134,6 +137,7 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
       },
       pocchain_checkpoint: async ([h]) => need(checkpoints, 'checkpoints').view(heightParam(h)),
       pocchain_latestCheckpoint: async () => need(checkpoints, 'checkpoints').latest(),
+      pocchain_handover: async ([id]) => need(checkpoints, 'checkpoints').handover(setIdParam(id)),
     },
     async start(ctx: PluginContext) {
       chain = ctx.chain;
@@ -157,18 +161,23 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
       } else {
         ctx.logger.warn({}, 'no L1 RPC configured (--l1-rpc / POCCHAIN_L1_RPC): this node cannot check deposits');
       }
+      // the node's secp256k1 key signs checkpoints and hand-overs of every height whose set has it
+      // as an operator (the genesis set on a fixed-set chain); a node without keys only collects
       let key = null;
-      if (ctx.validatorIndex >= 0) {
-        const w = loadKeys(ctx.datadir).validator;
-        const expected = genesis.validators[ctx.validatorIndex]?.address;
-        if (expected && getAddress(expected) === w.address) key = w;
-        else ctx.logger.warn({ address: w.address, expected }, 'validator key does not match the genesis address: not signing checkpoints');
+      try {
+        key = loadKeys(ctx.datadir).validator;
+      } catch (e) {
+        if (!isPocError(e, 'KEYS_MISSING')) throw e;
+      }
+      if (ctx.validatorIndex >= 0 && key && getAddress(genesis.validators[ctx.validatorIndex]!.address) !== key.address) {
+        ctx.logger.warn({ address: key.address, genesis: genesis.validators[ctx.validatorIndex]!.address }, 'validator key is not the genesis operator address: it signs only where a later set names it');
       }
       checkpoints = new CheckpointService({
         chain: ctx.chain,
         p2p: ctx.p2p,
         domain: { l1ChainId: BigInt(cfg.chain.l1ChainId), checkpoints: cfg.chain.checkpoints, sidechainChainId: BigInt(cfg.chain.sidechainChainId) },
-        members: genesis.validators.map((v) => ({ address: v.address, power: BigInt(v.power) })),
+        setAt: ctx.validatorSetAt,
+        setEpochLength: ctx.validatorEpochLength,
         epochLength: cfg.chain.epochLength,
         key,
         logger: ctx.logger,

@@ -3,6 +3,13 @@
  * collected, and when more than 2/3 of the L1 validator set's power has signed a height above L1's
  * latest, submits it to Checkpoints with the fewest signatures that pass (selectQuorum).
  *
+ * A checkpoint signed by a validator set L1 does not hold yet (its `setId`, counted as
+ * bridge/handover.ts explains, above L1's validatorSetId) is preceded by the pending hand-overs,
+ * in order: each is fetched from the sources (pocchain_handover, signatures merged), its digest
+ * recomputed here from the set it carries, and submitted with `updateValidatorSet` when more than
+ * 2/3 of the set L1 holds has signed it. A checkpoint signed by a set older than L1's can no longer
+ * land (stale-set): the next one will.
+ *
  * Idempotent by construction: the contract accepts each height once and only increasing heights.
  * Before sending, the relayer waits until none of its own transactions are pending (a relayer
  * killed after sending and restarted does not send the same checkpoint again while the first is
@@ -12,8 +19,9 @@
 import { Contract, JsonRpcProvider, type Signer } from 'ethers';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { abiOf } from './abi.ts';
-import type { CheckpointView } from './checkpoint-signer.ts';
-import { checkpointDigest, selectQuorum, type CheckpointDomain } from './checkpoint.ts';
+import type { CheckpointView, HandoverView } from './checkpoint-signer.ts';
+import { checkpointDigest, selectQuorum, validatorSetDigest, type CheckpointDomain, type ValidatorSignature } from './checkpoint.ts';
+import { handoversBefore } from './handover.ts';
 import { PocError } from '../lib/errors.ts';
 
 export type RelayerErrorCode = 'RELAYER_NO_SOURCE' | 'RELAYER_DIGEST_MISMATCH';
@@ -30,8 +38,18 @@ export interface RelayerOptions {
   afterSend?: (txHash: string, height: number) => Promise<void> | void;
 }
 
+/** A hand-over landed on L1 (txHash null: another relayer landed it first). */
+export interface HandoverLanded {
+  setId: number;
+  txHash: string | null;
+  gasUsed: bigint;
+  signers: number;
+}
+
 export type RelayOutcome =
-  | { kind: 'submitted'; height: number; txHash: string; gasUsed: bigint; signers: number }
+  | { kind: 'submitted'; height: number; txHash: string; gasUsed: bigint; signers: number; handovers: HandoverLanded[] }
+  | { kind: 'handover-pending'; height: number; setId: number; reason: 'unknown' | 'no-quorum'; signedPower?: string; totalPower?: string; handovers: HandoverLanded[] }
+  | { kind: 'stale-set'; height: number; setId: number; l1SetId: number }
   | { kind: 'up-to-date'; height: number; l1Height: number }
   | { kind: 'no-quorum'; height: number; signedPower: string; totalPower: string }
   | { kind: 'lost-race'; height: number }
@@ -95,6 +113,16 @@ export class Relayer {
     const cp = { height: BigInt(height), blockHash: view.checkpoint.blockHash, stateRoot: view.checkpoint.stateRoot, withdrawalsRoot: view.checkpoint.withdrawalsRoot };
     const digest = checkpointDigest(domain, cp);
     if (digest !== view.digest) throw new PocError<RelayerErrorCode>('RELAYER_DIGEST_MISMATCH', `the sidechain signs for another L1 deployment (digest ${view.digest}, this L1/Checkpoints gives ${digest})`);
+    const l1SetId = Number(await this.cps.getFunction('validatorSetId')());
+    const cpSetId = view.setId ?? l1SetId; // a node from before hand-overs signs with the genesis set only
+    const plan = handoversBefore(l1SetId, cpSetId);
+    if (plan === 'stale') return { kind: 'stale-set', height, setId: cpSetId, l1SetId };
+    const handovers: HandoverLanded[] = [];
+    for (const id of plan) {
+      const r = await this.relayHandover(id);
+      if ('kind' in r) return { ...r, height, handovers };
+      handovers.push(r);
+    }
     const [validators, powers] = (await this.cps.getFunction('validators')()) as [string[], bigint[]];
     let q;
     try {
@@ -118,7 +146,49 @@ export class Relayer {
       this.log.warn({ height, tx: tx.hash }, 'checkpoint tx reverted (another relayer was first)');
       return { kind: 'lost-race', height };
     }
-    return { kind: 'submitted', height, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers.length };
+    return { kind: 'submitted', height, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers.length, handovers };
+  }
+
+  /** The hand-over to set `setId` from every source, its digest checked here, signatures merged. */
+  async collectHandover(setId: number): Promise<HandoverView | null> {
+    const domain = await this.getDomain();
+    const views = (await Promise.all(this.o.sources.map((u) => rpcCall(u, 'pocchain_handover', [setId]).catch(() => null)))) as (HandoverView | null)[];
+    let best: HandoverView | null = null;
+    const sigs = new Map<string, ValidatorSignature>();
+    for (const v of views) {
+      if (!v || v.setId !== setId) continue;
+      const digest = validatorSetDigest(domain, { setId: BigInt(setId), validators: v.validators, powers: v.powers.map(BigInt) });
+      if (digest !== v.digest) throw new PocError<RelayerErrorCode>('RELAYER_DIGEST_MISMATCH', `a source's hand-over ${setId} is signed for another L1 deployment or set (digest ${v.digest}, recomputed ${digest})`);
+      best ??= v;
+      if (v.digest === best.digest) for (const s of v.signatures) sigs.set(s.signer, s);
+    }
+    return best && { ...best, signatures: [...sigs.values()] };
+  }
+
+  /** Land hand-over `setId` (L1 must hold set setId − 1), or say why it cannot be yet. */
+  private async relayHandover(setId: number): Promise<HandoverLanded | { kind: 'handover-pending'; setId: number; reason: 'unknown' | 'no-quorum'; signedPower?: string; totalPower?: string }> {
+    const v = await this.collectHandover(setId);
+    if (!v) return { kind: 'handover-pending', setId, reason: 'unknown' };
+    const [validators, powers] = (await this.cps.getFunction('validators')()) as [string[], bigint[]];
+    let q;
+    try {
+      q = selectQuorum(v.digest, v.signatures, { validators: [...validators], powers: [...powers] });
+    } catch {
+      return { kind: 'handover-pending', setId, reason: 'no-quorum', signedPower: v.signedPower, totalPower: v.totalPower };
+    }
+    await this.waitNoPending();
+    const landed = async () => Number(await this.cps.getFunction('validatorSetId')()) >= setId;
+    if (await landed()) return { setId, txHash: null, gasUsed: 0n, signers: 0 };
+    const args = [v.validators, v.powers.map(BigInt), q.packed] as const;
+    await this.cps.getFunction('updateValidatorSet').staticCall(...args);
+    const tx = await this.cps.getFunction('updateValidatorSet').send(...args);
+    this.log.info({ setId, tx: tx.hash, validators: v.validators.length, signers: q.signers.length }, 'validator set hand-over submitted');
+    const receipt = await tx.wait().catch((e: any) => e.receipt ?? Promise.reject(e));
+    if (!receipt || receipt.status !== 1) {
+      if (await landed()) return { setId, txHash: null, gasUsed: 0n, signers: 0 };
+      throw new Error(`hand-over ${setId} reverted on L1 (tx ${tx.hash})`);
+    }
+    return { setId, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers.length };
   }
 
   private isHeightNotIncreasing(e: any): boolean {
@@ -149,6 +219,8 @@ export class Relayer {
         const out = await this.runOnce();
         onOutcome?.(out);
         if (out.kind === 'no-quorum') this.log.debug({ height: out.height, signed: out.signedPower, total: out.totalPower }, 'waiting for signatures');
+        if (out.kind === 'handover-pending') this.log.debug({ height: out.height, setId: out.setId, reason: out.reason, signed: out.signedPower, total: out.totalPower }, 'waiting for a hand-over');
+        if (out.kind === 'stale-set') this.log.debug({ height: out.height, setId: out.setId, l1SetId: out.l1SetId }, 'latest checkpoint signed by a set L1 moved past; waiting for the next');
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'relay attempt failed');
       }

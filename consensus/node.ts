@@ -275,7 +275,7 @@ export class PocNode {
       });
       const myPub = o.bft.consensusSecretKey ? Buffer.from(o.bft.consensusSecretKey.slice(32)).toString('hex') : '';
       const validatorIndex = o.genesis.validators.findIndex((v) => v.pubKey.replace(/^0x/, '').toLowerCase() === myPub);
-      for (const p of plugins) await p.start?.({ chain, pool, p2p: node.p2p, logger: logger.child({ plugin: p.name }), metrics, datadir: dirname(o.datadir), validatorIndex });
+      for (const p of plugins) await p.start?.({ chain, pool, p2p: node.p2p, logger: logger.child({ plugin: p.name }), metrics, datadir: dirname(o.datadir), validatorIndex, validatorSetAt: async (h) => (await sets.load(h)).members, validatorEpochLength: sets.epochLength });
       await node.bft.start();
     } catch (e) {
       await node.stop();

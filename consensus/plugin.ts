@@ -14,6 +14,7 @@ import type { P2PNode } from '../chain/p2p/index.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { SystemInputSource } from './driver.ts';
+import type { SetMember } from './validator-sets.ts';
 
 export interface PluginContext {
   chain: Chain;
@@ -25,6 +26,13 @@ export interface PluginContext {
   datadir: string;
   /** this node's validator index in the genesis set, or -1 */
   validatorIndex: number;
+  /**
+   * The validator set that signs block `height` (1 ≤ height ≤ head + 1): the genesis set on a
+   * fixed-set chain, else the set of the height's epoch (consensus/validator-sets.ts).
+   */
+  validatorSetAt(height: number): Promise<readonly SetMember[]>;
+  /** blocks per validator epoch (the set can change after each multiple), or null when it never changes */
+  validatorEpochLength: number | null;
 }
 
 export interface NodePlugin {
