@@ -2,7 +2,7 @@
  * L1 Checkpoints follows the sidechain's validator set. A bridged staking chain (anvil as L1, 4
  * genesis validators and a full node as separate processes, validator epochs of 8 blocks,
  * checkpoints every 4) with the relayer running:
- *   - the full node's operator stakes 20: it enters the set at the next epoch, the outgoing set
+ *   - the full node's operator stakes 20 (`pocchain validator stake`): it enters the set at the next epoch, the outgoing set
  *     signs the hand-over, the relayer lands it (set id 1) and L1's validators() is the new set;
  *   - genesis validator 2 unbonds everything: it leaves, hand-over 2 lands, L1 follows;
  *   - a withdrawal made after both changes is released on L1 from a checkpoint signed by set 2,
@@ -48,10 +48,10 @@ test('bridge hand-over: L1 Checkpoints follows the validator set; a withdrawal a
     const deposit = runCli(['bridge', 'deposit', '--l1-rpc', b.anvil.url, '--rpc', url, '--amount', '100', '--to', user.address, '--json'], { POCCHAIN_KEY: user.privateKey });
 
     // 1. the full node's operator stakes 20 and enters; L1 follows through hand-over 1
-    const n4 = b.net.nodes[4]!;
-    const owner = new Wallet(devAccounts(1)[0]!.privateKey, sc);
-    const bond = await (await (validators.connect(owner) as Contract).bond!(n4.pubKey, n4.blsPubKey, n4.blsPop, n4.address, { value: parseEther('20') })).wait();
-    assert.equal(bond!.status, 1);
+    // the CLI signs the bond with the node's consensus key (Validators checks it at the boundary)
+    const staked = await runCli(['validator', 'stake', '--dir', b.net.nodes[4]!.datadir, '--amount', '20', '--rpc', url, '--json'], { POCCHAIN_KEY: devAccounts(1)[0]!.privateKey });
+    assert.equal(staked.code, 0, staked.stderr);
+    assert.equal(staked.json.action, 'bond');
     const first = await waitFor('L1 holds the set with node4', async () => {
       const s = await l1Set();
       return s.set.includes(`${addr(4)}:20`) ? s : undefined;
