@@ -59,12 +59,17 @@ describe('byzantine validator and rogue peer', { timeout: 600_000 }, () => {
       await rogue.ready();
       await waitFor('rogue connected', async () => ((await rogue.call<any>('info')).peers as string[]).length > 0, 30_000);
       const h0 = await net.height(0);
-      for (let k = 0; k < 30; k++) {
-        await rogue.call('publish', { topic: 'consensus', garbage: 512 }).catch(() => {});
-        await rogue.call('publish', { topic: 'tx', garbage: 300 }).catch(() => {});
-      }
-      await rogue.call('publish', { topic: 'consensus', garbage: 3 * 1024 * 1024 }).catch(() => {});
-      await waitFor('rogue banned by node0', async () => ((await rpc(net.nodes[0]!.url, 'pocchain_nodeInfo')).banned as string[]).includes(specs.rogue!.peerId), 60_000, 500);
+      // gossipsub sends a publish only to peers it has seen subscribe to the topic, which can come
+      // after the connection: a single burst right after connecting may reach no one (CI run 3
+      // timed out that way). So the rogue keeps sending until node0 bans it.
+      await waitFor('rogue banned by node0', async () => {
+        for (let k = 0; k < 10; k++) {
+          await rogue.call('publish', { topic: 'consensus', garbage: 512 }).catch(() => {});
+          await rogue.call('publish', { topic: 'tx', garbage: 300 }).catch(() => {});
+        }
+        await rogue.call('publish', { topic: 'consensus', garbage: 3 * 1024 * 1024 }).catch(() => {});
+        return ((await rpc(net.nodes[0]!.url, 'pocchain_nodeInfo')).banned as string[]).includes(specs.rogue!.peerId);
+      }, 60_000, 500);
       await net.waitHeight(h0 + 3, [0, 1, 2], 60_000);
       for (const i of [0, 1, 2, 3]) assert.equal(net.nodes[i]!.child!.exitCode, null, `node${i} still running`);
     } finally {
