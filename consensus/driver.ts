@@ -191,8 +191,8 @@ export class BftDriver {
     if (this.o.me) this.signer = await PrivValidator.open({ secretKey: this.o.me.secretKey, statePath: join(this.o.dir, 'sign-state.json') });
     const head = Number(chain.head.header.number);
     await this.sets.load(head + 1);
-    if (head > 0) await this.sets.load(head);
     if (head > 0) {
+      await this.sets.load(head);
       const c = await chain.getCommit(chain.head.hash());
       if (c) this.lastCommit = decodeCommit(c);
     }

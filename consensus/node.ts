@@ -177,7 +177,7 @@ export class PocNode {
           epoch: e.epoch,
           firstHeight: e.firstHeight,
           epochLength: sets.epochLength,
-          totalPower: String(e.set.list().reduce((t, v) => t + v.power, 0n)),
+          totalPower: String(e.set.totalPower),
           validators: e.set.list().map((v, index) => ({ index, pubKey: '0x' + Buffer.from(v.pubKey).toString('hex'), power: String(v.power), operator: operators.get(Buffer.from(v.pubKey).toString('hex')) ?? null })),
         };
       },
