@@ -206,6 +206,7 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     this.#node.addEventListener('peer:connect', (e) => this.#onConnect(e.detail));
     this.#node.addEventListener('peer:disconnect', (e) => this.#onDisconnect(e.detail));
     this.#pubsub().addEventListener('gossipsub:message', (e) => this.#onGossip(e.detail));
+    this.#penaliseOversizedFrames();
     try {
       await this.#node.start();
     } catch (cause) {
@@ -711,6 +712,29 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
         }),
       },
     });
+  }
+
+  /**
+   * A gossipsub RPC frame over `maxInboundDataLength` is refused by the length-prefix decoder,
+   * which ends the peer's read stream: gossipsub then drops the peer from its router without
+   * telling us, and the peer could reconnect and do it again for free. No honest node sends such
+   * a frame, so it is penalised like an oversized message. gossipsub exposes the hook as a method
+   * (`handlePeerReadStreamError`); the bft-byzantine e2e fails if a new version stops calling it.
+   */
+  #penaliseOversizedFrames(): void {
+    const router = this.#pubsub() as unknown as { handlePeerReadStreamError?: (err: unknown, peerId: PeerId) => void };
+    const inner = router.handlePeerReadStreamError;
+    if (typeof inner !== 'function') {
+      this.#log.warn('gossipsub has no handlePeerReadStreamError: oversized frames are not penalised');
+      return;
+    }
+    router.handlePeerReadStreamError = (err: unknown, peerId: PeerId): void => {
+      if ((err as Error | undefined)?.name === 'InvalidDataLengthError' && this.#state === 'running') {
+        this.#stats.gossipOversized++;
+        this.penalize(peerId.toString(), 'oversized-gossip');
+      }
+      inner.call(router, err, peerId);
+    };
   }
 
   #libp2p(): Libp2p<Services> {

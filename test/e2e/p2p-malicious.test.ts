@@ -14,8 +14,8 @@ let cleanup: () => Promise<void>;
 let h1: PeerProc, h2: PeerProc, h3: PeerProc, m: PeerProc;
 const redial = { initialMs: 100, maxMs: 500, factor: 2, jitter: 0.2 };
 // default weights (bad-response 20, invalid-gossip 20, oversized-gossip 50, protocol-violation 50)
-// with a threshold of 150: the faults below add up 20, 60, 110, then 160 at the garbage frame
-const penalties = { banThreshold: 150 };
+// with a threshold of 200: the faults below add up 20, 60, 110, 160, then 210 at the garbage frame
+const penalties = { banThreshold: 200 };
 
 before(async () => {
   ({ specs, cleanup } = await planPeers(['h1', 'h2', 'h3', 'm']));
@@ -73,7 +73,16 @@ test('oversized gossip is dropped before the handler, penalised and not forwarde
   assert.ok(!h2.gossipTexts().includes('m-oversized'));
   assert.ok(!h3.gossipTexts().includes('m-oversized'));
   assert.equal((await stats(h1)).penalties, 4);
-  assert.deepEqual((await h1.info()).banned, [], 'not banned yet at 110 < 150');
+  assert.deepEqual((await h1.info()).banned, [], 'not banned yet at 110 < 200');
+});
+
+test('a gossip frame over the decoder limit is penalised as oversized', async () => {
+  // 3 MiB is over h1's RPC frame limit (its largest topic limit, 2 MiB, plus overhead): the
+  // length-prefix decoder refuses it and gossipsub drops M from its router
+  await m.call('publish', { topic: 'consensus', garbage: 3 * 1024 * 1024 });
+  await until(async () => (await stats(h1)).gossipOversized === 2, 15_000, 'h1 penalises the frame');
+  assert.equal((await stats(h1)).penalties, 5);
+  assert.deepEqual((await h1.info()).banned, [], 'not banned yet at 160 < 200');
 });
 
 test('a garbage request frame is penalised; the accumulated faults get M banned and cut off', async () => {
