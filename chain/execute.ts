@@ -12,7 +12,8 @@
 import { Block, createBlock, createBlockHeader } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
-import { Address, equalsBytes, KECCAK256_RLP, KECCAK256_RLP_ARRAY, bigIntToBytes, concatBytes, hexToBytes, utf8ToBytes } from '@ethereumjs/util';
+import { Address, equalsBytes, KECCAK256_RLP, KECCAK256_RLP_ARRAY, bigIntToBytes, bytesToHex, concatBytes, hexToBytes, setLengthLeft, utf8ToBytes } from '@ethereumjs/util';
+import { AbiCoder } from 'ethers';
 import { encodeReceipt, runTx, type VM, type TxReceipt } from '@ethereumjs/vm';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { keccak_256 } from '@noble/hashes/sha3.js';
@@ -25,6 +26,45 @@ import { orderedTrieRoot } from './ordered-trie.ts';
 /** Caller of system operations; as EIP-4788's SYSTEM_ADDRESS. */
 export const SYSTEM_ADDRESS = new Address(hexToBytes('0xfffffffffffffffffffffffffffffffffffffffe'));
 const SYSTEM_GAS = 30_000_000n;
+
+/**
+ * A system call allowed to revert (Hub scheduling, validator steps) rolls back without
+ * invalidating the block, so that a contract bug cannot halt the chain. It must not go unseen
+ * either: it leaves this log in the block's system receipt, from SYSTEM_ADDRESS, found with
+ * eth_getLogs like any event, and the node logs and counts it when the block commits.
+ *   event SystemCallReverted(address indexed target, bytes4 indexed selector, string error, bytes returnData)
+ */
+export const SYSTEM_CALL_REVERTED_EVENT = 'SystemCallReverted(address,bytes4,string,bytes)';
+export const SYSTEM_CALL_REVERTED_TOPIC = keccak_256(utf8ToBytes(SYSTEM_CALL_REVERTED_EVENT));
+
+/** A decoded SystemCallReverted log. */
+export interface SystemRevert {
+  target: string;
+  selector: string;
+  /** the EVM's error: 'revert', 'out of gas', ... */
+  error: string;
+  returnData: string;
+}
+
+function revertLog(to: Address, data: Uint8Array, error: string, returnData: Uint8Array): StoredLog {
+  const selector = new Uint8Array(32);
+  selector.set(data.subarray(0, 4));
+  return {
+    address: SYSTEM_ADDRESS.bytes,
+    topics: [SYSTEM_CALL_REVERTED_TOPIC, setLengthLeft(to.bytes, 32), selector],
+    data: hexToBytes(AbiCoder.defaultAbiCoder().encode(['string', 'bytes'], [error, returnData]) as `0x${string}`),
+  };
+}
+
+/** The SystemCallReverted logs among a block's system logs, decoded. */
+export function systemReverts(logs: readonly StoredLog[]): SystemRevert[] {
+  return logs
+    .filter((l) => equalsBytes(l.address, SYSTEM_ADDRESS.bytes) && l.topics.length === 3 && equalsBytes(l.topics[0]!, SYSTEM_CALL_REVERTED_TOPIC))
+    .map((l) => {
+      const [error, returnData] = AbiCoder.defaultAbiCoder().decode(['string', 'bytes'], l.data) as unknown as [string, string];
+      return { target: bytesToHex(l.topics[1]!.subarray(12)), selector: bytesToHex(l.topics[2]!.subarray(0, 4)), error, returnData };
+    });
+}
 
 export interface HeaderFields {
   parentHash: Uint8Array;
@@ -43,7 +83,7 @@ export interface HeaderFields {
 export interface SystemContext<I = unknown> {
   vm: VM;
   block: Block;
-  /** Call a contract as SYSTEM_ADDRESS; reverts throw BLOCK_INVALID unless allowRevert. */
+  /** Call a contract as SYSTEM_ADDRESS; reverts throw BLOCK_INVALID unless allowRevert (then a SystemCallReverted log). */
   call(to: Address, data: Uint8Array, opts?: { allowRevert?: boolean }): Promise<Uint8Array>;
   /** Credit native balance (bridge deposits). */
   credit(to: Address, amount: bigint): Promise<void>;
@@ -129,7 +169,10 @@ export async function executeBlock(input: ExecuteInput): Promise<ExecuteResult> 
     async call(to, data, opts = {}) {
       const res = await vm.evm.runCall({ caller: SYSTEM_ADDRESS, origin: SYSTEM_ADDRESS, to, data, gasLimit: SYSTEM_GAS, block: template, skipBalance: true });
       if (res.execResult.exceptionError) {
-        if (opts.allowRevert) return res.execResult.returnValue;
+        if (opts.allowRevert) {
+          systemLogs.push(revertLog(to, data, res.execResult.exceptionError.error, res.execResult.returnValue));
+          return res.execResult.returnValue;
+        }
         throw new ChainError('BLOCK_INVALID', `system call to ${to.toString()} failed: ${res.execResult.exceptionError.error}`);
       }
       systemLogs.push(...toStoredLogs(res.execResult.logs as any));

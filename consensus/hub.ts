@@ -11,7 +11,8 @@
  * schedule/finalize is a bug in the Hub or an unforeseen state, and it would repeat at every height:
  * throwing BLOCK_INVALID would make every proposal invalid and halt the chain for good. With
  * allowRevert the EVM rolls back the call's state changes and drops its logs, the block carries on
- * with the transactions, and the failure is logged. It stays deterministic: every validator runs
+ * with the transactions, and the block's system receipt carries a SystemCallReverted log (logged
+ * and counted by every node at commit, chain/metrics.ts). It stays deterministic: every validator runs
  * the same call on the same state and gets the same revert, so the state roots agree.
  *
  * Content store. `pocchain_putContent(hexBytes)` saves bytes under <datadir>/content/<hash> and
@@ -81,18 +82,22 @@ export function hubInGenesis(genesis: Genesis): boolean {
   return !!entry && !!entry[1].code && entry[1].code !== '0x';
 }
 
-let hubIface: Interface | undefined;
-/** Best-effort name of a Hub revert (for logs only). */
-function describeRevert(ret: Uint8Array): string {
-  if (ret.length === 0) return 'empty revert data (out of gas or invalid opcode)';
+let systemIface: Interface | undefined;
+
+/**
+ * A system call's revert data in words: a custom error of the system contracts (Hub, Validators)
+ * by name and arguments, else the raw bytes. For the SystemCallReverted watcher (chain/metrics.ts).
+ */
+export function describeSystemRevert(returnData: string): string {
+  if (returnData === '0x') return 'empty revert data (out of gas or invalid opcode)';
   try {
-    hubIface ??= new Interface(loadArtifact('Hub').abi);
-    const e = hubIface.parseError(bytesToHex(ret));
+    systemIface ??= new Interface([...loadArtifact('Hub').abi, ...loadArtifact('Validators').abi].filter((f: { type?: string }) => f.type === 'error'));
+    const e = systemIface.parseError(returnData);
     if (e) return `${e.name}(${e.args.map(String).join(', ')})`;
   } catch {
     /* fall through */
   }
-  return bytesToHex(ret).slice(0, 74);
+  return returnData.slice(0, 74);
 }
 
 /** Gas of the Hub system calls of one executed block. */
@@ -105,7 +110,7 @@ export interface SystemGas {
  * ctx.call returns only the return data; the gas of the top-level message is read from the EVM's
  * message events around the call (nested CALLs also emit them, hence the depth stack).
  */
-async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): Promise<{ ret: Uint8Array; gas: bigint }> {
+async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): Promise<{ gas: bigint }> {
   const events = (ctx.vm.evm as unknown as { events?: { on: Function; off: Function } }).events;
   const depths: number[] = [];
   let gas = 0n;
@@ -116,7 +121,8 @@ async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): P
   events?.on('beforeMessage', onBefore);
   events?.on('afterMessage', onAfter);
   try {
-    return { ret: await ctx.call(to, data, { allowRevert: true }), gas };
+    await ctx.call(to, data, { allowRevert: true });
+    return { gas };
   } finally {
     events?.off('beforeMessage', onBefore);
     events?.off('afterMessage', onAfter);
@@ -127,22 +133,18 @@ async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): P
  * The Hub's steps of the block transition (schedule before txs, finalize after), reverts tolerated
  * and logged. `onGas` receives each block's system-call gas (for pocchain_systemGas and the bench).
  */
-export function hubSteps(getLogger: () => Logger = () => silentLogger, onGas?: (block: bigint, g: SystemGas) => void): SystemOps {
+export function hubSteps(onGas?: (block: bigint, g: SystemGas) => void): SystemOps {
   const hub = new Address(hexToBytes(HUB_ADDRESS));
   let pending = 0n;
-  // schedule/finalize return nothing, so any returned bytes mean the call reverted.
-  const run = async (ctx: SystemContext, name: string, data: string): Promise<bigint> => {
-    const { ret, gas } = await meteredCall(ctx, hub, hexToBytes(data as `0x${string}`));
-    if (ret.length > 0) getLogger().error({ call: name, block: Number(ctx.block.header.number), reason: describeRevert(ret) }, 'hub system call reverted');
-    return gas;
-  };
+  // a revert leaves a SystemCallReverted log, which the node logs and counts at commit
+  const run = async (ctx: SystemContext, data: string): Promise<bigint> => (await meteredCall(ctx, hub, hexToBytes(data as `0x${string}`))).gas;
   return {
     async schedule(ctx) {
       const randomness = BigInt(bytesToHex(ctx.block.header.mixHash));
-      pending = await run(ctx, 'schedule', encodeSchedule(randomness));
+      pending = await run(ctx, encodeSchedule(randomness));
     },
     async finalize(ctx) {
-      const finalize = await run(ctx, 'finalize', encodeFinalize());
+      const finalize = await run(ctx, encodeFinalize());
       onGas?.(ctx.block.header.number, { schedule: pending, finalize });
     },
   };
@@ -167,7 +169,7 @@ export function createHubPlugin(opts: HubPluginOptions): NodePlugin {
     gasByBlock.set(n, g);
     if (gasByBlock.size > 4096) gasByBlock.delete(gasByBlock.keys().next().value!);
   };
-  const steps: SystemOps | undefined = withHub ? hubSteps(() => logger, recordGas) : undefined;
+  const steps: SystemOps | undefined = withHub ? hubSteps(recordGas) : undefined;
   let fetcher: ContentFetcher | undefined;
   let metrics: PluginContext['metrics'] | undefined;
   /** Local store first, then the peers (started nodes only). Throws CONTENT_BUSY. */

@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { Wallet, Transaction } from 'ethers';
 import { Chain } from '../chain/chain.ts';
 import { TxPool, type TxPoolOptions } from '../chain/txpool.ts';
-import { registerTxWorkMetrics } from '../chain/metrics.ts';
+import { registerTxWorkMetrics, watchSystemReverts } from '../chain/metrics.ts';
+import { describeSystemRevert } from './hub.ts';
 import { createEthApi } from '../chain/rpc/eth.ts';
 import { WorkerCallRunner } from '../chain/rpc/call-pool.ts';
 import { DEFAULT_RPC_CALL_QUEUE, DEFAULT_RPC_CALL_WORKERS, DEFAULT_RPC_EVM_TIMEOUT_MS } from '../chain/rpc/limits.ts';
@@ -96,7 +97,7 @@ export class PocNode {
     // a Validators contract in genesis: the set changes by stake at epoch boundaries
     const staking = stakingParams(o.genesis);
     const sets = new ValidatorSets({ genesis: o.genesis.validators, epochLength: staking ? Number(staking.epochLength) : null });
-    const steps = [staking ? validatorSteps({ genesis: o.genesis, params: staking, sets, log: () => logger }) : undefined, ...plugins.map((p) => p.steps)];
+    const steps = [staking ? validatorSteps({ genesis: o.genesis, params: staking, sets }) : undefined, ...plugins.map((p) => p.steps)];
     const chain = await Chain.open({ datadir: o.datadir, genesis: o.genesis, logger, hooks: blockTransition(steps) });
     sets.attach(async (boundary) => {
       const b = await chain.getBlockByNumber(BigInt(boundary));
@@ -106,6 +107,7 @@ export class PocNode {
     logger.info({ version: TRANSITION_VERSION, steps: implementedSteps(steps) }, 'block transition');
     const pool = new TxPool(chain, o.pool);
     registerTxWorkMetrics(metrics.registry, chain.counters);
+    watchSystemReverts(chain, metrics.registry, logger, describeSystemRevert);
     const calls = new WorkerCallRunner({
       location: chain.store.level.location,
       chainId: chain.chainId,

@@ -7,14 +7,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hexToBytes } from '@ethereumjs/util';
+import { Address, bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util';
 import { keccak256, toUtf8Bytes, Wallet } from 'ethers';
-import type { SystemContext } from '../../chain/execute.ts';
+import { SYSTEM_CALL_REVERTED_TOPIC, systemReverts, type SystemContext } from '../../chain/execute.ts';
 import { Chain } from '../../chain/chain.ts';
 import { buildGenesis } from '../../chain/devgenesis.ts';
 import { BLOCK_STEPS, blockTransition, implementedSteps, type SystemOps, type SystemStep } from '../../consensus/transition.ts';
 import { EMPTY_SYS, sysHash, type SysData } from '../../consensus/envelope.ts';
-import { hubInGenesis, hubSteps } from '../../consensus/hub.ts';
+import { describeSystemRevert, hubInGenesis, hubSteps } from '../../consensus/hub.ts';
+import { Interface } from 'ethers';
+import { loadArtifact } from '../../contracts/artifacts.ts';
 import { depositSteps } from '../../bridge/deposits-hook.ts';
 import { isPocError } from '../../lib/errors.ts';
 
@@ -99,4 +101,46 @@ test('a block with a deposit and the Hub system calls has one state root whateve
     }
   }
   assert.equal(roots[0], roots[1]);
+});
+
+test('a system call allowed to revert leaves a SystemCallReverted log; one not allowed invalidates the block', async () => {
+  const genesis = buildGenesis({ chainId: 4244, validators: [{ pubKey: '0x' + '22'.repeat(32), address: Wallet.createRandom().address, power: 1 }] });
+  // runtime code: revert with the 4 bytes 0xdeadbeef as return data; and a contract that returns nothing
+  const reverter = '0x00000000000000000000000000000000000c0de1';
+  const quiet = '0x00000000000000000000000000000000000c0de2';
+  genesis.alloc[reverter] = { balance: '0x0', code: '0x63deadbeef6000526004601cfd' };
+  genesis.alloc[quiet] = { balance: '0x0', code: '0x00' };
+  const call = (to: string, allowRevert: boolean) => async (ctx: SystemContext<SysData>) => void (await ctx.call(new Address(hexToBytes(to as `0x${string}`)), hexToBytes('0x12345678aabb'), { allowRevert }));
+  const dir = mkdtempSync(join(tmpdir(), 'transition-'));
+  const open = (ops: SystemOps) => Chain.open({ datadir: dir, genesis, hooks: blockTransition([ops]) });
+  let chain = await open({ schedule: call(reverter, true), finalize: call(quiet, true) });
+  try {
+    const seen: unknown[] = [];
+    chain.on('block', ({ systemLogs }) => seen.push(...systemReverts(systemLogs)));
+    const res = await chain.build(chain.nextHeader({ coinbase: new Uint8Array(20), extraData: sysHash(EMPTY_SYS) }), [], 100, EMPTY_SYS);
+    assert.deepEqual(systemReverts(res.systemLogs), [{ target: reverter, selector: '0x12345678', error: 'revert', returnData: '0xdeadbeef' }]);
+    assert.equal(res.systemLogs.length, 1, 'the call that succeeded leaves no log');
+    assert.deepEqual(res.systemLogs[0]!.topics[0], SYSTEM_CALL_REVERTED_TOPIC);
+    assert.equal(bytesToHex(SYSTEM_CALL_REVERTED_TOPIC), keccak256(toUtf8Bytes('SystemCallReverted(address,bytes4,string,bytes)')));
+    await chain.commit(res);
+    assert.equal(seen.length, 1, 'the committed block carries it');
+    // served with the block's other system logs (the system receipt): eth_getLogs finds it
+    const receipts = await chain.getReceipts(res.block.hash());
+    assert.ok(receipts?.some((r) => r.logs.some((l) => equalsBytes(l.topics[0]!, SYSTEM_CALL_REVERTED_TOPIC))));
+    await chain.close();
+    chain = await open({ schedule: call(reverter, false) });
+    await assert.rejects(chain.build(chain.nextHeader({ coinbase: new Uint8Array(20), extraData: sysHash(EMPTY_SYS) }), [], 100, EMPTY_SYS), (e: unknown) => isPocError(e) && e.code === 'BLOCK_INVALID');
+  } finally {
+    await chain.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a system revert is described by the custom error of the Hub or Validators, else by its bytes', () => {
+  const v = new Interface(loadArtifact('Validators').abi);
+  const err = v.fragments.find((f) => f.type === 'error' && (f as any).inputs.length === 0) as any;
+  assert.ok(err, 'Validators declares an error without arguments');
+  assert.equal(describeSystemRevert(v.encodeErrorResult(err.name, [])), `${err.name}()`);
+  assert.equal(describeSystemRevert('0x'), 'empty revert data (out of gas or invalid opcode)');
+  assert.equal(describeSystemRevert('0xdeadbeef'), '0xdeadbeef');
 });
