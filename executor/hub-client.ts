@@ -128,6 +128,12 @@ export interface TxSenderOptions {
 /** How long fee data is reused: EIP-1559's maxFee = 2 × baseFee + tip covers several full blocks. */
 export const FEE_DATA_TTL_MS = 1_000;
 
+/** The node refused a transaction for its nonce: used already, or taken by a pending one. */
+function staleNonce(e: unknown): boolean {
+  if (isError(e, 'NONCE_EXPIRED') || isError(e, 'REPLACEMENT_UNDERPRICED')) return true;
+  return /nonce too low|replacement transaction underpriced/i.test(explainError(e));
+}
+
 /**
  * Sends transactions from one wallet: the send step (nonce, signature, submission; the gas
  * estimate too unless the caller makes it first with `estimate`) runs one at a time so nonces
@@ -178,17 +184,20 @@ export class TxSender {
    * nonce and fees to use when the sender is pipelined (pass them through), else nothing.
    */
   async send(what: string, send: (o: SendOverrides) => Promise<ContractTransactionResponse>, timeoutMs = 60_000): Promise<TransactionReceipt> {
-    const submit = async (): Promise<ContractTransactionResponse> => {
+    const submit = async (retried = false): Promise<ContractTransactionResponse> => {
       try {
         const tx = await send(await this.#overrides());
         this.#nonce = tx.nonce + 1;
         return tx;
       } catch (e) {
         this.#nonce = undefined;
+        // another sender with the same key (the operator's CLI, a second agent) used the nonce we
+        // kept: read it again and send once more, rather than give the task up
+        if (this.#pipelined && !retried && staleNonce(e)) return submit(true);
         throw TxSender.refusal(what, e);
       }
     };
-    const p = this.#queue.then(submit, submit);
+    const p = this.#queue.then(() => submit(), () => submit());
     this.#queue = p.catch(() => {});
     const tx = await p;
     let rc: TransactionReceipt | null;

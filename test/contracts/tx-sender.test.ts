@@ -1,7 +1,8 @@
 /**
  * TxSender on anvil: pipelined (the executor's mode), many concurrent sends from one account take
  * consecutive nonces with one nonce read and no per-send fee lookups, all are mined; a refused
- * send drops the local nonce and the next one re-reads it from the node and goes through.
+ * send drops the local nonce and the next one re-reads it from the node and goes through; a nonce
+ * taken by another sender with the same key is read again and the send goes through.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,6 +77,34 @@ test('not pipelined (the CLI): the caller gets no overrides and ethers picks the
     });
     assert.equal(rc.status, 1);
     assert.deepEqual(seen, [{}]);
+  } finally {
+    provider.destroy();
+  }
+});
+
+test('pipelined: a nonce taken by another sender with the same key is read again; the send is not lost', async () => {
+  const provider = new CountingProvider(anvil.url, undefined, { staticNetwork: true, batchMaxCount: 1, pollingInterval: 100, cacheTimeout: -1 });
+  try {
+    const [, , , , e, f] = devAccounts(6);
+    const wallet = new Wallet(e!.privateKey, provider);
+    const sender = new TxSender(wallet, { pipelined: true });
+    const transfer = (o: object) => wallet.sendTransaction({ ...o, to: f!.address, value: 1n, gasLimit: 21_000n }) as unknown as Promise<ContractTransactionResponse>;
+    const first = await sender.send('transfer', transfer);
+    // the operator's CLI spends the nonce the agent keeps for its next send (mined: nonce too low)
+    const other = new Wallet(e!.privateKey, new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true }));
+    const outside = await other.sendTransaction({ to: f!.address, value: 2n, gasLimit: 21_000n });
+    await outside.wait();
+    (other.provider as JsonRpcProvider).destroy();
+    const reads = provider.count('eth_getTransactionCount:pending');
+    const rc = await sender.send('transfer', transfer);
+    assert.equal(rc.status, 1);
+    const tx = (await provider.getTransaction(rc.hash))!;
+    assert.equal(tx.nonce, outside.nonce + 1, 'sent with the nonce after the outside one');
+    assert.equal(outside.nonce, (await provider.getTransaction(first.hash))!.nonce + 1);
+    assert.equal(provider.count('eth_getTransactionCount:pending') - reads, 1, 'one fresh read');
+    // a second refusal for the same reason is not retried forever: a plain refusal still surfaces
+    const balance = await provider.getBalance(wallet.address);
+    await assert.rejects(sender.send('too much', (o) => wallet.sendTransaction({ ...o, to: f!.address, value: balance + 1n, gasLimit: 21_000n }) as unknown as Promise<ContractTransactionResponse>), (err: any) => err.code === 'TX_REFUSED');
   } finally {
     provider.destroy();
   }
