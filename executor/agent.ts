@@ -87,6 +87,13 @@ const REVEALED = hubIface.getEvent('Revealed')!.topicHash;
 
 const MAX_LOG_RANGE = 2000;
 
+/** A task, our assignment in it and the head block, read together. */
+async function readChainState(hub: Contract, provider: JsonRpcProvider, me: string, id: string) {
+  const [t, a, head] = await Promise.all([hub.getTask(BigInt(id)), hub.getAssignment(BigInt(id), me), provider.getBlockNumber()]);
+  return { t, a, head };
+}
+type ChainState = Awaited<ReturnType<typeof readChainState>>;
+
 export class ExecutorAgent {
   readonly address: string;
   readonly journal: TaskJournal;
@@ -375,16 +382,24 @@ export class ExecutorAgent {
     }
   }
 
-  async #chainState(id: string) {
-    const [t, a, head] = await Promise.all([this.#hub.getTask(BigInt(id)), this.#hub.getAssignment(BigInt(id), this.address), this.#provider.getBlockNumber()]);
-    return { t, a, head };
+  #chainState(id: string): Promise<ChainState> {
+    return readChainState(this.#hub, this.#provider, this.address, id);
   }
+
+  /**
+   * The chain state #run read, handed to the #commit that follows it at once: reading it again
+   * would cost a round trip inside the one block a contribution has to reach the next proposer
+   * (the Hub checks everything again anyway). Taken once; a retry or a restart reads afresh.
+   */
+  readonly #fresh = new Map<string, ChainState>();
 
   /** assigned → ran (or abandoned): fetch, verify, run in the sandbox, journal the result. */
   async #run(r: TaskRecord): Promise<void> {
     const id = r.taskId;
     if (this.#o.testBehaviour === 'silent') return; // TEST ONLY: never answers
-    const { t, a, head } = await this.#chainState(id);
+    // the input is read with the state (one round trip, not two): the workload needs both
+    const [state, input] = await Promise.all([this.#chainState(id), this.#hub.taskInput(BigInt(id)) as Promise<string>]);
+    const { t, a, head } = state;
     if (Number(t.status) !== TaskStatus.Active) return this.#abandon(id, `task is ${statusName(t.status)} before we ran it`);
     if (Number(a.status) !== AssignmentStatus.Assigned) return this.#abandon(id, `assignment is ${Number(a.status)} on chain but this journal never ran it`);
     if (head >= Number(a.expiry)) return this.#abandon(id, `assignment expired at block ${a.expiry}`);
@@ -396,7 +411,6 @@ export class ExecutorAgent {
         const limits = this.#o.limits?.(Number(t.category)) ?? categoryLimits(Number(t.category));
         const wasm = await this.#fetch('app', t.app as string);
         const dataset = t.dataset !== ZeroHash ? await this.#fetch('dataset', t.dataset as string) : undefined;
-        const input = await this.#hub.taskInput(BigInt(id));
         const res = await runWorkload({ wasm, input: getBytesOf(input), ...(dataset ? { dataset } : {}), limits });
         this.metrics.runSeconds.observe(res.durationMs / 1000);
         stdout = res.stdout;
@@ -410,6 +424,7 @@ export class ExecutorAgent {
     }
     await this.journal.ran(id, { stdout, digest: keccak256(stdout), salt: newSalt() });
     this.metrics.tasks.inc({ step: 'ran' });
+    this.#fresh.set(id, state);
   }
 
   /** App or dataset bytes by hash: node content store first, then the registered uri; verified. */
@@ -424,7 +439,9 @@ export class ExecutorAgent {
   /** ran → committed: read the chain first (a commit may have landed before a crash), then contribute. */
   async #commit(r: TaskRecord): Promise<void> {
     const id = r.taskId;
-    const { t, a, head } = await this.#chainState(id);
+    const fresh = this.#fresh.get(id);
+    this.#fresh.delete(id);
+    const { t, a, head } = fresh ?? (await this.#chainState(id));
     if (Number(a.status) >= AssignmentStatus.Contributed) {
       const tx = await this.#findTx(CONTRIBUTED, id);
       await this.journal.committed(id, tx ?? 'unknown');
