@@ -153,8 +153,22 @@ export interface BagOutcome {
  * change; with `out`, write each completed task's result bytes (from the node's content store) to
  * out/<index>.out as it completes, failed ones as out/<index>.failed, and out/results.json at the end.
  */
-export async function collectBags(hub: Contract, rpc: string, jobs: JobRef[], o: { out?: string; timeoutMs?: number; log: (s: string) => void }): Promise<BagOutcome> {
-  const n = jobs.reduce((s, j) => s + j.count, 0);
+export async function collectBags(
+  hub: Contract,
+  rpc: string,
+  jobs: JobRef[],
+  o: {
+    out?: string;
+    timeoutMs?: number;
+    log: (s: string) => void;
+    /** tasks of the whole bag when `more` will add jobs (default: those of `jobs`) */
+    total?: number;
+    /** called at each poll with the number of unsettled tasks: the next job to follow, if it is time */
+    more?: (unsettled: number) => Promise<JobRef | undefined>;
+    pollMs?: number;
+  },
+): Promise<BagOutcome> {
+  const n = o.total ?? jobs.reduce((s, j) => s + j.count, 0);
   const written = new Set<number>();
   if (o.out) mkdirSync(o.out, { recursive: true });
   const started = Date.now();
@@ -183,18 +197,24 @@ export async function collectBags(hub: Contract, rpc: string, jobs: JobRef[], o:
     }
     const completed = statuses.filter((s) => s === 3).length;
     const failed = statuses.filter((s) => s === 4).length;
+    // jobs requested now count as active (status 1) until the next poll reads them
+    for (let next = await o.more?.(statuses.length - completed - failed); next; next = await o.more!(statuses.length - completed - failed)) {
+      jobs.push(next);
+      statuses.push(...new Array<number>(next.count).fill(1));
+      digests.push(...new Array<string>(next.count).fill(ZeroHash));
+    }
     const line = progressLine(completed + failed, n, completed, failed);
     if (line !== last) {
       o.log(line);
       last = line;
     }
-    const settled = completed + failed === n && (!o.out || written.size === n);
+    const settled = statuses.length === n && completed + failed === n && (!o.out || written.size === n);
     if (settled) {
       if (o.out) writeFileSync(join(o.out, 'results.json'), JSON.stringify({ jobs: jobs.map((j) => ({ ...j, jobId: String(j.jobId), firstTaskId: String(j.firstTaskId) })), tasks: statuses.map((s, i) => ({ index: i, taskId: String(taskIdAt(jobs, i)), status: STATUS_NAMES[s], digest: s === 3 ? digests[i] : null })) }, null, 1));
       return { completed, failed, collected: o.out ? [...written].filter((i) => statuses[i] === 3).length : 0, statuses, digests };
     }
     if (o.timeoutMs !== undefined && Date.now() - started > o.timeoutMs) throw new PocError<JobCliCode>('CLI_TIMEOUT', `${n - completed - failed} of ${n} tasks not settled after ${o.timeoutMs / 1000} s; follow them with \`pocchain job show ${jobs[0]!.jobId}\``);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
   }
 }
 
@@ -213,14 +233,22 @@ export async function submitBag(o: Opts, hub: Contract, tx: TxSender, r: BagRequ
   const log = (s: string) => say(o, s);
   const bagSize = o.bagSize !== undefined ? parseCount(o.bagSize, '--bag-size', 1, MAX_BAG) : DEFAULT_BAG_SIZE;
   log(`${inputs.length} input(s): ${Math.ceil(inputs.length / bagSize)} job(s) of at most ${bagSize} tasks, escrow ${formatEther(r.escrow)} per task`);
-  const jobs = await requestBags(hub, tx, r, inputs, log, bagSize);
-  const refs = jobs.map((j) => ({ jobId: String(j.jobId), firstTaskId: String(j.firstTaskId), count: j.count, tx: j.tx, block: j.block }));
+  const refOf = (j: JobRef) => ({ jobId: String(j.jobId), firstTaskId: String(j.firstTaskId), count: j.count, tx: j.tx, block: j.block });
   if (!o.wait && !o.out) {
-    return { json: { jobs: refs, tasks: inputs.length }, text: jobs.map((j) => `job ${j.jobId}: tasks ${j.firstTaskId}..${j.firstTaskId + BigInt(j.count) - 1n}`).join('\n') };
+    const jobs = await requestBags(hub, tx, r, inputs, log, bagSize);
+    return { json: { jobs: jobs.map(refOf), tasks: inputs.length }, text: jobs.map((j) => `job ${j.jobId}: tasks ${j.firstTaskId}..${j.firstTaskId + BigInt(j.count) - 1n}`).join('\n') };
   }
+  // Paced: a job's deadlines run from its request, so a bag larger than what the executors on
+  // offer can settle within one contribution window would fail its tail. The next job is
+  // requested only when it fits under --max-in-flight unsettled tasks (default: one job at a time).
+  const maxInFlight = o.maxInFlight !== undefined ? parseCount(o.maxInFlight, '--max-in-flight', 1, MAX_INPUTS) : bagSize;
+  const pending = chunks(inputs, bagSize);
+  const request = async (bag: Uint8Array[]): Promise<JobRef> => (await requestBags(hub, tx, r, bag, log, bagSize))[0]!;
+  const jobs = [await request(pending.shift()!)];
+  const more = async (unsettled: number): Promise<JobRef | undefined> => (pending.length > 0 && unsettled + pending[0]!.length <= maxInFlight ? request(pending.shift()!) : undefined);
   const timeoutMs = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) * 1000 : undefined;
-  const res = await collectBags(hub, rpcUrl(o), jobs, { ...(o.out ? { out: resolve(String(o.out)) } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), log });
-  const json = { jobs: refs, tasks: inputs.length, completed: res.completed, failed: res.failed, out: o.out ? resolve(String(o.out)) : null, collected: res.collected };
+  const res = await collectBags(hub, rpcUrl(o), jobs, { ...(o.out ? { out: resolve(String(o.out)) } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), log, total: inputs.length, more });
+  const json = { jobs: jobs.map(refOf), tasks: inputs.length, completed: res.completed, failed: res.failed, out: o.out ? resolve(String(o.out)) : null, collected: res.collected };
   const text = `${inputs.length} task(s) in ${jobs.length} job(s): ${res.completed} completed, ${res.failed} failed${o.out ? `; ${res.collected} result(s) written to ${resolve(String(o.out))}` : ''}`;
   return { json, text, exitCode: res.failed > 0 ? 2 : 0 };
 }

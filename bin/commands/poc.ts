@@ -233,6 +233,7 @@ function taskCommands(program: Command): void {
     .option('--inputs-file <path>', 'a bag: one task per line of this file, or per file of this directory (one job and one transaction per --bag-size inputs; --price is per task)')
     .option('--bag-size <n>', `with --inputs-file: tasks per job (1..${MAX_BAG}); larger jobs take more of a block and their gas estimate can time out on a busy chain`, String(DEFAULT_BAG_SIZE))
     .option('--out <dir>', 'with --inputs-file: wait, and write each task\'s result to <dir>/<index>.out (failed: <index>.failed) and results.json')
+    .option('--max-in-flight <n>', 'with --inputs-file and --wait/--out: the next job is requested only when its tasks fit under n unsettled ones (default: --bag-size, one job at a time, since a job\'s deadlines run from its request)')
     .option('--solo', 'allow one executor to meet the trust alone (FLAG_SOLO)', false)
     .option('--pool <id>', 'only members of this private pool run the task(s); its owner takes its fee from the reward')
     .option('--trust <n>', 'consensus needs credibility > 1 − 1/trust (2 newcomers weigh 4: trust 3 needs 2 agreeing, 5 needs 3)', '3')

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunks, leastEscrow, progressLine, readInputs, resultName } from '../../bin/commands/jobs.ts';
+import { chunks, collectBags, leastEscrow, progressLine, readInputs, resultName, type JobRef } from '../../bin/commands/jobs.ts';
+import type { Contract } from 'ethers';
 import { MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA } from '../../consensus/poc/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pocchain-jobs-'));
@@ -50,3 +51,49 @@ test('bags of at most MAX_BAG, the least escrow, the progress line, result names
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('paced bag: the next job is requested only when it fits under the in-flight bound; progress counts the whole bag', async () => {
+  // a fake Hub: every task settles (completed) two polls after its job was requested
+  let poll = 0;
+  const requestedAt = new Map<bigint, number>();
+  const hub = {
+    async taskResults(first: bigint, count: number) {
+      const s = Array.from({ length: count }, (_, i) => (poll - requestedAt.get(first + BigInt(i))! >= 2 ? 3n : 1n));
+      return [s, s.map(() => '0x' + '11'.repeat(32))];
+    },
+  } as unknown as Contract;
+  const sizes = [2, 2, 1];
+  const order: string[] = [];
+  let next = 1n;
+  const job = (count: number): JobRef => {
+    const j = { jobId: BigInt(order.length + 1), firstTaskId: next, count, tx: '0x', block: poll };
+    for (let i = 0; i < count; i++) requestedAt.set(next + BigInt(i), poll);
+    next += BigInt(count);
+    return j;
+  };
+  const first = job(sizes.shift()!);
+  order.push(`job 1 at poll 0`);
+  const lines: string[] = [];
+  const unsettledSeen: number[] = [];
+  const res = await collectBags(hub, 'http://127.0.0.1:1', [first], {
+    log: (l) => lines.push(l),
+    total: 5,
+    pollMs: 1,
+    more: async (unsettled) => {
+      unsettledSeen.push(unsettled);
+      poll++;
+      // the bound is 2: a job of 2 is requested only once nothing is in flight
+      if (sizes.length === 0 || unsettled + sizes[0]! > 2) return undefined;
+      const j = job(sizes.shift()!);
+      order.push(`job ${j.jobId} after ${unsettled} unsettled`);
+      return j;
+    },
+  });
+  assert.equal(res.completed, 5);
+  assert.equal(res.failed, 0);
+  assert.equal(res.statuses.length, 5);
+  assert.deepEqual(order, ['job 1 at poll 0', 'job 2 after 0 unsettled', 'job 3 after 0 unsettled']);
+  assert.ok(unsettledSeen.every((u) => u <= 2), 'never more than the bound in flight');
+  assert.match(lines.at(-1)!, /5\/5 settled \(5 completed, 0 failed\)/);
+  assert.ok(lines.every((l) => / \d\/5 settled/.test(l)), 'progress is over the whole bag from the start');
+});
