@@ -47,11 +47,21 @@ const bad = (m: string) => new PocError<BlsCheckpointErrorCode>('BLS_SET_INVALID
  * (ascending keccak256 of the EIP-2537 key). Throws BLS_SET_INVALID or BLS_BAD_POP.
  */
 export function buildBlsSet(members: readonly BlsMember[]): BlsSet {
+  for (const m of members) verifyPop(m.publicKey, m.pop);
+  return orderBlsSet(members);
+}
+
+/**
+ * The contract's order of keys whose proofs of possession were already checked where they entered
+ * the validator set (genesis validation, the epoch step for bonded keys): the node's view of the
+ * set of a height. Members keep the `pop` they were given (empty when unknown).
+ */
+export function orderBlsSet(members: readonly (Omit<BlsMember, 'pop'> & { pop?: Uint8Array })[]): BlsSet {
   if (members.length === 0) throw bad('empty validator set');
   if (members.length > MAX_BLS_VALIDATORS) throw bad(`${members.length} validators, at most ${MAX_BLS_VALIDATORS}`);
-  const keyed = members.map((m) => {
+  const keyed = members.map((x) => {
+    const m: BlsMember = { publicKey: x.publicKey, pop: x.pop ?? new Uint8Array(0), power: x.power };
     if (m.power <= 0n) throw bad('a validator with no power');
-    verifyPop(m.publicKey, m.pop);
     const enc = g1ToEip2537(m.publicKey);
     return { m, enc, h: keccak256(enc) };
   });
@@ -61,6 +71,25 @@ export function buildBlsSet(members: readonly BlsMember[]): BlsSet {
   });
   const powers = keyed.map((k) => k.m.power);
   return { members: keyed.map((k) => k.m), publicKeys: hexlify(new Uint8Array(Buffer.concat(keyed.map((k) => k.enc)))), powers, totalPower: powers.reduce((a, b) => a + b, 0n) };
+}
+
+/** BLS12-381 base field modulus. */
+const FP = 0x1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaabn;
+
+/** A key in the contract's EIP-2537 encoding (128 bytes) back to compressed G1 (48 bytes, ZCash flags). */
+export function g1FromEip2537(enc: Uint8Array): Uint8Array {
+  if (enc.length !== 128 || enc.subarray(0, 16).some((b) => b !== 0) || enc.subarray(64, 80).some((b) => b !== 0)) throw bad('not an EIP-2537 G1 point');
+  const out = Uint8Array.from(enc.subarray(16, 64));
+  const y = BigInt(hexlify(enc.subarray(80, 128)));
+  out[0]! |= 0x80 | (y > (FP - 1n) / 2n ? 0x20 : 0);
+  return out;
+}
+
+/** The keys of a set as the contract returns them (`validators()`: concatenated EIP-2537 keys), compressed, in order. */
+export function blsKeysFromContract(publicKeys: string): Uint8Array[] {
+  const b = getBytes(publicKeys);
+  if (b.length % 128 !== 0) throw bad('EIP-2537 key list length is not a multiple of 128');
+  return Array.from({ length: b.length / 128 }, (_, i) => g1FromEip2537(b.subarray(i * 128, (i + 1) * 128)));
 }
 
 /** The digest the current set signs to hand over to `next` as set `setId` (= current id + 1). */

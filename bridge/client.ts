@@ -9,7 +9,7 @@ import { abiOf } from './abi.ts';
 import { decodeDepositLogs, DEPOSITED_TOPIC, VAULT_EVENTS } from './deposit.ts';
 import { BRIDGE_ADDRESS } from './deposits-hook.ts';
 import { decodeWithdrawalLog, WITHDRAWAL_REQUESTED_TOPIC } from './merkle.ts';
-import { buildRelease } from './prover.ts';
+import { buildRelease, releaseCallArgs } from './prover.ts';
 
 export type ClientErrorCode = 'BRIDGE_TIMEOUT' | 'BRIDGE_NO_INFO' | 'BRIDGE_TX_FAILED';
 
@@ -134,7 +134,7 @@ export async function releaseWithdrawal(o: { l1Signer: Signer; sidechain: JsonRp
   const args = await buildRelease({ sidechain: o.sidechain, l1: o.l1, checkpoints: o.checkpoints, index: o.index, height });
   p('proof built', { height, index: o.index.toString() });
   const vault = new Contract(o.vault, abiOf('Vault'), o.l1Signer);
-  const tx = await vault.getFunction('release').send(args.height, args.index, args.l1Recipient, args.amount, args.proof);
+  const tx = await vault.getFunction('release').send(...releaseCallArgs(args));
   const rr = ok(await tx.wait(), 'Vault.release');
   p('released on L1', { tx: rr.hash });
   return { checkpointHeight: height, l1ReleaseTx: rr.hash };

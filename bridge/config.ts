@@ -8,6 +8,7 @@ import { getAddress } from 'ethers';
 import type { Genesis } from '../chain/genesis.ts';
 import { PocError } from '../lib/errors.ts';
 import type { Finality } from './watcher.ts';
+import type { CheckpointScheme } from './l1-checkpoints.ts';
 
 export type BridgeConfigErrorCode = 'BRIDGE_CONFIG_INVALID';
 
@@ -17,6 +18,12 @@ export interface GenesisBridge {
   l1ChainId: number;
   vault: string;
   checkpoints: string;
+  /**
+   * which checkpoints contract `checkpoints` is: 'bls' (CheckpointsBls, validators sign with their
+   * BLS keys, one aggregate per checkpoint) or 'ecdsa' (Checkpoints, secp256k1; the default, so a
+   * genesis written before BLS checkpoints keeps its contract)
+   */
+  checkpointScheme?: CheckpointScheme;
   /** the L1 token locked in the Vault (informational) */
   token?: string;
   /** L1 block the contracts were deployed in: the watcher scans from here */
@@ -65,6 +72,8 @@ export function genesisBridge(g: Genesis): GenesisBridge | null {
     if (b[k] !== undefined && (!Number.isSafeInteger(b[k]) || b[k]! < 0)) throw bad(`genesis.bridge.${k} must be a non-negative integer`);
   }
   if (b.epochLength === 0) throw bad('genesis.bridge.epochLength must be positive');
+  if (b.checkpointScheme !== undefined && b.checkpointScheme !== 'ecdsa' && b.checkpointScheme !== 'bls') throw bad("genesis.bridge.checkpointScheme must be 'ecdsa' or 'bls'");
+  if (b.checkpointScheme === 'bls' && !g.validators.every((v) => v.blsPubKey)) throw bad("genesis.bridge.checkpointScheme 'bls' needs a BLS key (blsPubKey, blsPop) on every validator");
   return b as GenesisBridge;
 }
 
@@ -108,6 +117,7 @@ export function resolveBridgeConfig(config: Record<string, any>, genesis: Genesi
       l1ChainId: b.l1ChainId,
       vault: getAddress(b.vault),
       checkpoints: getAddress(b.checkpoints),
+      checkpointScheme: b.checkpointScheme ?? 'ecdsa',
       token: b.token ? getAddress(b.token) : null,
       startBlock: b.startBlock ?? 0,
       epochLength,

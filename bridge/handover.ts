@@ -18,13 +18,16 @@
  * The checkpoint of height h is signed by the set of h: a checkpoint at a boundary b is still the
  * outgoing set's, and the hand-over at b is signed by that same outgoing set.
  */
-import { getAddress } from 'ethers';
+import { getAddress, getBytes, hexlify } from 'ethers';
 import { sortValidatorSet, type ValidatorSet } from './checkpoint.ts';
+import { orderBlsSet } from './checkpoint-bls.ts';
 
 /** A member as the sidechain's validator sets give it (consensus/validator-sets.ts SetMember). */
 export interface OperatorMember {
   operator: string;
   power: bigint;
+  /** compressed BLS12-381 key, on a chain whose validators have them */
+  blsPubKey?: Uint8Array;
 }
 
 /** The set of one height as L1 sees it: operator → power (members sharing an operator summed). */
@@ -39,6 +42,37 @@ export function l1Set(members: readonly OperatorMember[]): L1Set {
   }
   return m;
 }
+
+/** The L1 view of a sidechain set for CheckpointsBls: BLS key (compressed, 0x-hex) → power. */
+export function blsL1Set(members: readonly OperatorMember[]): L1Set {
+  const m = new Map<string, bigint>();
+  for (const x of members) {
+    if (!x.blsPubKey) throw new Error(`validator ${x.operator} has no BLS key: this chain cannot sign BLS checkpoints`);
+    const k = hexlify(x.blsPubKey);
+    m.set(k, (m.get(k) ?? 0n) + x.power);
+  }
+  return m;
+}
+
+/** A BLS L1 set in the contract's order (`validators` are the compressed keys, 0x-hex). */
+export function orderBlsL1Set(setId: bigint, s: L1Set): ValidatorSet {
+  const set = orderBlsSet([...s].map(([k, power]) => ({ publicKey: getBytes(k), power })));
+  return { setId, validators: set.members.map((m) => hexlify(m.publicKey)), powers: set.powers };
+}
+
+/** The ECDSA contract's order of an L1 set (ascending address). */
+export function orderEcdsaL1Set(setId: bigint, s: L1Set): ValidatorSet {
+  return sortValidatorSet(setId, [...s].map(([address, power]) => ({ address, power })));
+}
+
+/** How a scheme sees a set: the members' L1 identities and powers, and the contract's order. */
+export interface L1SetView {
+  of(members: readonly OperatorMember[]): L1Set;
+  order(setId: bigint, s: L1Set): ValidatorSet;
+}
+
+export const ECDSA_VIEW: L1SetView = { of: l1Set, order: orderEcdsaL1Set };
+export const BLS_VIEW: L1SetView = { of: blsL1Set, order: orderBlsL1Set };
 
 /** True when two sets are the same for L1 (same operators, same powers). */
 export function sameL1Set(a: L1Set, b: L1Set): boolean {
@@ -71,15 +105,17 @@ export type SetReader = (height: number) => Promise<readonly OperatorMember[]>;
 export class HandoverLog {
   private readonly read: SetReader;
   private readonly epochLength: number | null;
+  private readonly view: L1SetView;
   private readonly list: Handover[] = [];
   /** the last boundary walked (0: none) and the set after it */
   private walked = 0;
   private current?: L1Set;
   private walking: Promise<void> = Promise.resolve();
 
-  constructor(read: SetReader, epochLength: number | null) {
+  constructor(read: SetReader, epochLength: number | null, view: L1SetView = ECDSA_VIEW) {
     this.read = read;
     this.epochLength = epochLength;
+    this.view = view;
   }
 
   /** Walk every boundary ≤ `height` (serialised; callers may race). `height` must be committed. */
@@ -92,11 +128,11 @@ export class HandoverLog {
   private async walk(height: number): Promise<void> {
     const L = this.epochLength;
     if (L === null) return;
-    this.current ??= l1Set(await this.read(1));
+    this.current ??= this.view.of(await this.read(1));
     for (let b = this.walked + L; b <= height; b += L) {
-      const next = l1Set(await this.read(b + 1));
+      const next = this.view.of(await this.read(b + 1));
       if (!sameL1Set(this.current, next)) {
-        const to = sortValidatorSet(BigInt(this.list.length + 1), [...next].map(([address, power]) => ({ address, power })));
+        const to = this.view.order(BigInt(this.list.length + 1), next);
         this.list.push({ boundary: b, from: this.current, to });
       }
       this.current = next;

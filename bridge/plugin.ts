@@ -16,9 +16,9 @@ import type { NodePlugin, PluginContext } from '../consensus/plugin.ts';
 import type { L1JudgeCode } from '../consensus/block-rules.ts';
 import { Counter } from 'prom-client';
 import { isPocError, PocError } from '../lib/errors.ts';
-import { loadKeys } from '../lib/keys.ts';
+import { loadKeys, randaoKey, type NodeKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/log.ts';
-import { CheckpointService } from './checkpoint-signer.ts';
+import { blsSigning, CheckpointService, ecdsaSigning } from './checkpoint-signer.ts';
 import type { BridgeNodeConfig } from './config.ts';
 import { BRIDGE_ADDRESS, depositSteps, readBridgeState, readNextNonce } from './deposits-hook.ts';
 import type { Deposit as L1Deposit } from './deposit.ts';
@@ -119,7 +119,7 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
     methods: {
       pocchain_bridgeInfo: () =>
         cfg
-          ? { l1ChainId: cfg.chain.l1ChainId, vault: cfg.chain.vault, checkpoints: cfg.chain.checkpoints, token: cfg.chain.token, startBlock: cfg.chain.startBlock, epochLength: cfg.chain.epochLength, confirmations: cfg.confirmations, bridge: BRIDGE_ADDRESS, l1Watching: !!watcher }
+          ? { l1ChainId: cfg.chain.l1ChainId, vault: cfg.chain.vault, checkpoints: cfg.chain.checkpoints, checkpointScheme: cfg.chain.checkpointScheme, token: cfg.chain.token, startBlock: cfg.chain.startBlock, epochLength: cfg.chain.epochLength, confirmations: cfg.confirmations, bridge: BRIDGE_ADDRESS, l1Watching: !!watcher }
           : null,
       pocchain_bridgeStatus: async () => {
         const c = need(chain, 'chain');
@@ -161,15 +161,17 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
       } else {
         ctx.logger.warn({}, 'no L1 RPC configured (--l1-rpc / POCCHAIN_L1_RPC): this node cannot check deposits');
       }
-      // the node's secp256k1 key signs checkpoints and hand-overs of every height whose set has it
-      // as an operator (the genesis set on a fixed-set chain); a node without keys only collects
-      let key = null;
+      // the node's key signs checkpoints and hand-overs of every height whose set has it (the
+      // genesis set on a fixed-set chain): its secp256k1 key as an operator (ECDSA Checkpoints), or
+      // its BLS key, derived from its consensus key (CheckpointsBls); a node without keys only collects
+      let keys: NodeKeys | null = null;
       try {
-        key = loadKeys(ctx.datadir).validator;
+        keys = loadKeys(ctx.datadir);
       } catch (e) {
         if (!isPocError(e, 'KEYS_MISSING')) throw e;
       }
-      if (ctx.validatorIndex >= 0 && key && getAddress(genesis.validators[ctx.validatorIndex]!.address) !== key.address) {
+      const key = keys?.validator ?? null;
+      if (cfg.chain.checkpointScheme === 'ecdsa' && ctx.validatorIndex >= 0 && key && getAddress(genesis.validators[ctx.validatorIndex]!.address) !== key.address) {
         ctx.logger.warn({ address: key.address, genesis: genesis.validators[ctx.validatorIndex]!.address }, 'validator key is not the genesis operator address: it signs only where a later set names it');
       }
       checkpoints = new CheckpointService({
@@ -179,7 +181,7 @@ export function createBridgePlugin(genesis: Genesis, cfg: BridgeNodeConfig | nul
         setAt: ctx.validatorSetAt,
         setEpochLength: ctx.validatorEpochLength,
         epochLength: cfg.chain.epochLength,
-        key,
+        signing: cfg.chain.checkpointScheme === 'bls' ? blsSigning(keys ? randaoKey(keys.consensus.secretKey) : null) : ecdsaSigning(key),
         logger: ctx.logger,
       });
       await checkpoints.start();

@@ -3,9 +3,10 @@
  * the tree over the leaves that existed at a checkpoint height, check it against the root L1
  * accepted, and return the 32-hash proof. Anyone can do it from a sidechain RPC and an L1 RPC.
  */
-import { Contract, type Provider } from 'ethers';
+import type { Provider } from 'ethers';
 import { PocError } from '../lib/errors.ts';
-import { abiOf } from './abi.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { checkpointTuple, l1CheckpointAt, latestL1Height } from './l1-checkpoints.ts';
 import { BRIDGE_ADDRESS } from './deposits-hook.ts';
 import { decodeWithdrawalLog, IncrementalMerkleTree, WITHDRAWAL_REQUESTED_TOPIC, type WithdrawalEvent } from './merkle.ts';
 
@@ -28,9 +29,10 @@ export async function fetchWithdrawals(sidechain: Provider, toBlock: number, fro
   return out;
 }
 
-/** What Vault.release takes. */
+/** What Vault.release takes (`checkpoint` once the L1 checkpoint is known: buildRelease). */
 export interface ReleaseArgs {
   height: bigint;
+  checkpoint?: Checkpoint;
   index: bigint;
   l1Recipient: string;
   amount: bigint;
@@ -55,13 +57,18 @@ export function proveWithdrawal(withdrawals: readonly WithdrawalEvent[], height:
 
 /**
  * Build the release arguments for withdrawal `index` against the latest checkpoint on L1 (or the
- * one at `height`), checked against the withdrawals root stored there.
+ * one at `height`), checked against the withdrawals root accepted there (Checkpoints or
+ * CheckpointsBls: the roots come from its CheckpointAccepted event, confirmed by isCheckpoint).
  */
-export async function buildRelease(o: { sidechain: Provider; l1: Provider; checkpoints: string; index: bigint; height?: number }): Promise<ReleaseArgs> {
-  const cps = new Contract(o.checkpoints, abiOf('Checkpoints'), o.l1);
-  const height = o.height ?? Number(await cps.getFunction('latestHeight')());
-  const [blockHash, , root] = (await cps.getFunction('checkpointAt')(height)) as [string, string, string];
-  if (height === 0 || /^0x0+$/.test(blockHash)) throw new PocError<ProverErrorCode>('PROOF_UNKNOWN_CHECKPOINT', `no checkpoint at height ${height} on L1`);
+export async function buildRelease(o: { sidechain: Provider; l1: Provider; checkpoints: string; index: bigint; height?: number }): Promise<Required<ReleaseArgs>> {
+  const height = o.height ?? (await latestL1Height(o.l1, o.checkpoints));
+  const cp = await l1CheckpointAt(o.l1, o.checkpoints, height);
+  if (!cp) throw new PocError<ProverErrorCode>('PROOF_UNKNOWN_CHECKPOINT', `no checkpoint at height ${height} on L1`);
   const withdrawals = await fetchWithdrawals(o.sidechain, height);
-  return proveWithdrawal(withdrawals, height, o.index, root);
+  return { ...proveWithdrawal(withdrawals, height, o.index, cp.withdrawalsRoot), checkpoint: cp };
+}
+
+/** The arguments of Vault.release(cp, index, l1Recipient, amount, proof). */
+export function releaseCallArgs(a: Required<ReleaseArgs>): [ReturnType<typeof checkpointTuple>, bigint, string, bigint, string[]] {
+  return [checkpointTuple(a.checkpoint), a.index, a.l1Recipient, a.amount, a.proof];
 }

@@ -10,21 +10,34 @@
  * 2/3 of the set L1 holds has signed it. A checkpoint signed by a set older than L1's can no longer
  * land (stale-set): the next one will.
  *
+ * On CheckpointsBls (the scheme is read from the contract) the same flow submits one aggregate:
+ * each source's signatures are matched by BLS key to the positions of the set L1 holds and
+ * verified one by one (blst) — a bad signature from one source is dropped and logged, it never
+ * spoils the aggregate — then `aggregateForSubmission` builds the signer bitmap and the aggregate,
+ * checked here before `submitCheckpoint(cp, signers, signature)` / `updateValidatorSet(keys,
+ * powers, signers, signature)`. Hand-overs carry the incoming keys in the contract's order; their
+ * digest is recomputed here from those keys.
+ *
  * Idempotent by construction: the contract accepts each height once and only increasing heights.
  * Before sending, the relayer waits until none of its own transactions are pending (a relayer
  * killed after sending and restarted does not send the same checkpoint again while the first is
  * in the mempool), re-reads L1's latest height, and simulates the call; a HeightNotIncreasing
  * revert (another relayer won the race) is logged and harmless.
  */
-import { Contract, JsonRpcProvider, type Signer } from 'ethers';
+import { Contract, getBytes, hexlify, JsonRpcProvider, type Signer } from 'ethers';
+import { blsVerify } from '../lib/bls.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { abiOf } from './abi.ts';
-import type { CheckpointView, HandoverView } from './checkpoint-signer.ts';
-import { checkpointDigest, selectQuorum, validatorSetDigest, type CheckpointDomain, type ValidatorSignature } from './checkpoint.ts';
+import type { CheckpointView, HandoverView, ServedSignature } from './checkpoint-signer.ts';
+import { checkpointDigest, selectQuorum, validatorSetDigest, type CheckpointDomain } from './checkpoint.ts';
+import { aggregateForSubmission, blsKeysFromContract, blsValidatorSetDigest, orderBlsSet, type BlsSet } from './checkpoint-bls.ts';
 import { handoversBefore } from './handover.ts';
-import { PocError } from '../lib/errors.ts';
+import { checkpointsAbi, checkpointScheme, type CheckpointScheme } from './l1-checkpoints.ts';
+import { isPocError, PocError } from '../lib/errors.ts';
 
 export type RelayerErrorCode = 'RELAYER_NO_SOURCE' | 'RELAYER_DIGEST_MISMATCH';
+
+/** What the contract takes as proof of a quorum: packed ECDSA signatures, or a bitmap and an aggregate. */
+type QuorumProof = { args: unknown[]; signers: number };
 
 export interface RelayerOptions {
   /** sidechain JSON-RPC URLs (signatures are merged across them) */
@@ -65,13 +78,66 @@ async function rpcCall(url: string, method: string, params: unknown[] = []): Pro
 export class Relayer {
   private readonly o: RelayerOptions;
   private readonly log: Logger;
-  private readonly cps: Contract;
+  private cpsContract?: Contract;
+  private scheme?: CheckpointScheme;
   private domain?: CheckpointDomain;
 
   constructor(o: RelayerOptions) {
     this.o = o;
     this.log = (o.logger ?? silentLogger).child({ module: 'relayer' });
-    this.cps = new Contract(o.checkpoints, abiOf('Checkpoints'), o.signer);
+  }
+
+  /** The checkpoints contract, with the ABI of its scheme (read from the contract once). */
+  private get cps(): Contract {
+    return this.cpsContract!;
+  }
+
+  private async init(): Promise<void> {
+    if (this.cpsContract) return;
+    this.scheme = await checkpointScheme(this.o.l1, this.o.checkpoints);
+    this.cpsContract = new Contract(this.o.checkpoints, checkpointsAbi(this.scheme), this.o.signer);
+  }
+
+  /**
+   * The proof of a quorum of the set L1 holds over `digest`, or null when the valid signatures
+   * fall short. BLS: signatures are matched to L1's positions by key and verified one by one.
+   */
+  private async quorum(digest: string, sigs: readonly ServedSignature[]): Promise<QuorumProof | null> {
+    const [members, powers] = (await this.cps.getFunction('validators')()) as [string[] | string, bigint[]];
+    if (this.scheme === 'ecdsa') {
+      try {
+        const q = selectQuorum(digest, sigs, { validators: [...(members as string[])], powers: [...powers] });
+        return { args: [q.packed], signers: q.signers.length };
+      } catch {
+        return null;
+      }
+    }
+    const keys = blsKeysFromContract(members as string);
+    const set: BlsSet = { members: keys.map((k, i) => ({ publicKey: k, pop: new Uint8Array(0), power: powers[i]! })), publicKeys: members as string, powers: [...powers], totalPower: powers.reduce((a, b) => a + b, 0n) };
+    const position = new Map(keys.map((k, i) => [hexlify(k), i]));
+    const chosen = new Map<number, Uint8Array>();
+    for (const s of sigs) {
+      const i = position.get(String(s.signer).toLowerCase());
+      if (i === undefined || chosen.has(i)) continue;
+      let sig: Uint8Array;
+      try {
+        sig = getBytes(s.signature);
+      } catch {
+        continue;
+      }
+      if (!blsVerify(keys[i]!, getBytes(digest), sig)) {
+        this.log.warn({ signer: s.signer, position: i }, 'a source served a BLS signature that does not verify: dropped');
+        continue;
+      }
+      chosen.set(i, sig);
+    }
+    try {
+      const a = aggregateForSubmission(set, digest, chosen);
+      return { args: [a.signers, a.signature], signers: chosen.size };
+    } catch (e) {
+      if (isPocError(e, 'BLS_NO_QUORUM')) return null;
+      throw e;
+    }
   }
 
   private async getDomain(): Promise<CheckpointDomain> {
@@ -91,12 +157,13 @@ export class Relayer {
       return null;
     }
     const best = ok.reduce((a, b) => (b.checkpoint.height > a.checkpoint.height || (b.checkpoint.height === a.checkpoint.height && b.quorum && !a.quorum) ? b : a));
-    const sigs = new Map(best.signatures.map((s) => [s.signer, s]));
-    // other sources may hold more signatures for the same checkpoint
+    // other sources may hold more signatures for the same checkpoint; a signer served with two
+    // different signatures keeps both (one may be bad: the quorum check keeps a valid one)
+    const sigs = new Map(best.signatures.map((s) => [`${s.signer}:${s.signature}`, s]));
     await Promise.all(
       this.o.sources.map(async (u) => {
         const v = (await rpcCall(u, 'pocchain_checkpoint', [best.checkpoint.height]).catch(() => null)) as CheckpointView | null;
-        if (v && v.digest === best.digest) for (const s of v.signatures) sigs.set(s.signer, s);
+        if (v && v.digest === best.digest) for (const s of v.signatures) sigs.set(`${s.signer}:${s.signature}`, s);
       }),
     );
     return { ...best, signatures: [...sigs.values()] };
@@ -104,6 +171,7 @@ export class Relayer {
 
   /** One relay attempt. */
   async runOnce(): Promise<RelayOutcome> {
+    await this.init();
     const view = await this.collect();
     if (!view) return { kind: 'nothing' };
     const height = view.checkpoint.height;
@@ -123,44 +191,50 @@ export class Relayer {
       if ('kind' in r) return { ...r, height, handovers };
       handovers.push(r);
     }
-    const [validators, powers] = (await this.cps.getFunction('validators')()) as [string[], bigint[]];
-    let q;
-    try {
-      q = selectQuorum(digest, view.signatures, { validators: [...validators], powers: [...powers] });
-    } catch {
-      return { kind: 'no-quorum', height, signedPower: view.signedPower, totalPower: view.totalPower };
-    }
+    const q = await this.quorum(digest, view.signatures);
+    if (!q) return { kind: 'no-quorum', height, signedPower: view.signedPower, totalPower: view.totalPower };
     await this.waitNoPending();
     if (Number(await this.cps.getFunction('latestHeight')()) >= height) return { kind: 'up-to-date', height, l1Height: Number(await this.cps.getFunction('latestHeight')()) };
     try {
-      await this.cps.getFunction('submitCheckpoint').staticCall(cp, q.packed);
+      await this.cps.getFunction('submitCheckpoint').staticCall(cp, ...q.args);
     } catch (e) {
       if (this.isHeightNotIncreasing(e)) return { kind: 'lost-race', height };
       throw e;
     }
-    const tx = await this.cps.getFunction('submitCheckpoint').send(cp, q.packed);
-    this.log.info({ height, tx: tx.hash, signers: q.signers.length }, 'checkpoint submitted');
+    const tx = await this.cps.getFunction('submitCheckpoint').send(cp, ...q.args);
+    this.log.info({ height, tx: tx.hash, signers: q.signers, scheme: this.scheme }, 'checkpoint submitted');
     await this.o.afterSend?.(tx.hash, height);
     const receipt = await tx.wait().catch((e: any) => e.receipt ?? Promise.reject(e));
     if (!receipt || receipt.status !== 1) {
       this.log.warn({ height, tx: tx.hash }, 'checkpoint tx reverted (another relayer was first)');
       return { kind: 'lost-race', height };
     }
-    return { kind: 'submitted', height, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers.length, handovers };
+    return { kind: 'submitted', height, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers, handovers };
   }
 
   /** The hand-over to set `setId` from every source, its digest checked here, signatures merged. */
   async collectHandover(setId: number): Promise<HandoverView | null> {
+    await this.init();
     const domain = await this.getDomain();
     const views = (await Promise.all(this.o.sources.map((u) => rpcCall(u, 'pocchain_handover', [setId]).catch(() => null)))) as (HandoverView | null)[];
     let best: HandoverView | null = null;
-    const sigs = new Map<string, ValidatorSignature>();
+    const sigs = new Map<string, ServedSignature>();
     for (const v of views) {
       if (!v || v.setId !== setId) continue;
-      const digest = validatorSetDigest(domain, { setId: BigInt(setId), validators: v.validators, powers: v.powers.map(BigInt) });
+      let digest: string;
+      if (this.scheme === 'bls') {
+        // the digest and the calldata both come from the keys and powers, in the contract's order
+        const next = orderBlsSet(v.validators.map((k, i) => ({ publicKey: getBytes(k), power: BigInt(v.powers[i]!) })));
+        digest = blsValidatorSetDigest(domain, BigInt(setId), next);
+        v.validators = next.members.map((m) => hexlify(m.publicKey));
+        v.powers = next.powers.map(String);
+        v.publicKeys = next.publicKeys;
+      } else {
+        digest = validatorSetDigest(domain, { setId: BigInt(setId), validators: v.validators, powers: v.powers.map(BigInt) });
+      }
       if (digest !== v.digest) throw new PocError<RelayerErrorCode>('RELAYER_DIGEST_MISMATCH', `a source's hand-over ${setId} is signed for another L1 deployment or set (digest ${v.digest}, recomputed ${digest})`);
       best ??= v;
-      if (v.digest === best.digest) for (const s of v.signatures) sigs.set(s.signer, s);
+      if (v.digest === best.digest) for (const s of v.signatures) sigs.set(`${s.signer}:${s.signature}`, s);
     }
     return best && { ...best, signatures: [...sigs.values()] };
   }
@@ -169,26 +243,21 @@ export class Relayer {
   private async relayHandover(setId: number): Promise<HandoverLanded | { kind: 'handover-pending'; setId: number; reason: 'unknown' | 'no-quorum'; signedPower?: string; totalPower?: string }> {
     const v = await this.collectHandover(setId);
     if (!v) return { kind: 'handover-pending', setId, reason: 'unknown' };
-    const [validators, powers] = (await this.cps.getFunction('validators')()) as [string[], bigint[]];
-    let q;
-    try {
-      q = selectQuorum(v.digest, v.signatures, { validators: [...validators], powers: [...powers] });
-    } catch {
-      return { kind: 'handover-pending', setId, reason: 'no-quorum', signedPower: v.signedPower, totalPower: v.totalPower };
-    }
+    const q = await this.quorum(v.digest, v.signatures);
+    if (!q) return { kind: 'handover-pending', setId, reason: 'no-quorum', signedPower: v.signedPower, totalPower: v.totalPower };
     await this.waitNoPending();
     const landed = async () => Number(await this.cps.getFunction('validatorSetId')()) >= setId;
     if (await landed()) return { setId, txHash: null, gasUsed: 0n, signers: 0 };
-    const args = [v.validators, v.powers.map(BigInt), q.packed] as const;
+    const args = [this.scheme === 'bls' ? v.publicKeys! : v.validators, v.powers.map(BigInt), ...q.args];
     await this.cps.getFunction('updateValidatorSet').staticCall(...args);
     const tx = await this.cps.getFunction('updateValidatorSet').send(...args);
-    this.log.info({ setId, tx: tx.hash, validators: v.validators.length, signers: q.signers.length }, 'validator set hand-over submitted');
+    this.log.info({ setId, tx: tx.hash, validators: v.validators.length, signers: q.signers, scheme: this.scheme }, 'validator set hand-over submitted');
     const receipt = await tx.wait().catch((e: any) => e.receipt ?? Promise.reject(e));
     if (!receipt || receipt.status !== 1) {
       if (await landed()) return { setId, txHash: null, gasUsed: 0n, signers: 0 };
       throw new Error(`hand-over ${setId} reverted on L1 (tx ${tx.hash})`);
     }
-    return { setId, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers.length };
+    return { setId, txHash: tx.hash, gasUsed: receipt.gasUsed, signers: q.signers };
   }
 
   private isHeightNotIncreasing(e: any): boolean {

@@ -10,7 +10,7 @@
 import { AbiCoder, Contract, getAddress, keccak256, toBeHex, zeroPadValue, type JsonRpcProvider } from 'ethers';
 import { PocError } from '../lib/errors.ts';
 import { HUB_ADDRESS, TaskStatus } from '../consensus/poc/index.ts';
-import { abiOf } from './abi.ts';
+import { l1CheckpointAt, latestL1Height } from './l1-checkpoints.ts';
 import { hubIface } from '../executor/hub-client.ts';
 
 export type TaskProofErrorCode =
@@ -43,7 +43,8 @@ export interface TaskProof {
   result: string;
   /** sidechain block where the task was finalized */
   finalizedAt: number;
-  checkpoint: { height: number; blockHash: string; stateRoot: string };
+  /** the L1 checkpoint proven against (TaskResults takes it as its Checkpoint tuple) */
+  checkpoint: { height: number; blockHash: string; stateRoot: string; withdrawalsRoot: string };
   hub: string;
   slots: { status: string; result: string };
   accountProof: string[];
@@ -90,11 +91,11 @@ export async function buildTaskProof(o: { sidechain: JsonRpcProvider; l1: JsonRp
   if (logs.length !== 1) throw new PocError<TaskProofErrorCode>('PROVE_BAD_NODE_ANSWER', `the node returned ${logs.length} TaskFinalized logs for completed task ${o.taskId}`);
   const finalizedAt = logs[0]!.blockNumber;
 
-  const cps = new Contract(o.checkpoints, abiOf('Checkpoints'), o.l1);
-  const latest = Number(await cps.getFunction('latestHeight')());
+  const latest = await latestL1Height(o.l1, o.checkpoints);
   const height = pickCheckpoint(latest, finalizedAt, o.height);
-  const [blockHash, stateRoot] = (await cps.getFunction('checkpointAt')(height)) as [string, string, string];
-  if (/^0x0+$/.test(blockHash)) throw new PocError<TaskProofErrorCode>('PROVE_UNKNOWN_CHECKPOINT', `no checkpoint at height ${height} on L1`);
+  const cp = await l1CheckpointAt(o.l1, o.checkpoints, height);
+  if (!cp) throw new PocError<TaskProofErrorCode>('PROVE_UNKNOWN_CHECKPOINT', `no checkpoint at height ${height} on L1`);
+  const { blockHash, stateRoot, withdrawalsRoot } = cp;
 
   const block = await o.sidechain.getBlock(height);
   if (!block || block.hash !== blockHash || block.stateRoot !== stateRoot) {
@@ -110,7 +111,7 @@ export async function buildTaskProof(o: { sidechain: JsonRpcProvider; l1: JsonRp
     taskId: o.taskId.toString(),
     result: String(t.result).toLowerCase(),
     finalizedAt,
-    checkpoint: { height, blockHash, stateRoot },
+    checkpoint: { height, blockHash, stateRoot, withdrawalsRoot },
     hub: getAddress(HUB_ADDRESS),
     slots,
     accountProof: p.accountProof,

@@ -23,7 +23,7 @@ function refusal(e: unknown, iface: Interface, what: string): PocError {
   return new PocError('PROVE_REFUSED', `${what} refused the proof: ${name}`, { data: { error: parsed?.name ?? null }, cause: e });
 }
 
-const args = (p: TaskProof) => [BigInt(p.taskId), p.result, BigInt(p.checkpoint.height), p.accountProof, p.statusProof, p.resultProof] as const;
+const args = (p: TaskProof) => [BigInt(p.taskId), p.result, { ...p.checkpoint, height: BigInt(p.checkpoint.height) }, p.accountProof, p.statusProof, p.resultProof] as const;
 
 /** Register `task prove` on the `task` command group. */
 export function registerProveCommand(task: Command): void {

@@ -125,6 +125,18 @@ contract Checkpoints {
         return (c.blockHash, c.stateRoot, c.withdrawalsRoot);
     }
 
+    /// @notice True when (height, roots) is an accepted checkpoint (the same view as CheckpointsBls,
+    /// so Vault and TaskResults serve either contract).
+    function isCheckpoint(uint64 height, bytes32 blockHash, bytes32 stateRoot, bytes32 withdrawalsRoot)
+        external
+        view
+        returns (bool)
+    {
+        StoredCheckpoint storage c = _checkpoints[height];
+        return c.blockHash != bytes32(0) && c.blockHash == blockHash && c.stateRoot == stateRoot
+            && c.withdrawalsRoot == withdrawalsRoot;
+    }
+
     /// @notice The current validator set, ascending by address.
     function validators() external view returns (address[] memory addrs, uint256[] memory powers) {
         addrs = _validators;

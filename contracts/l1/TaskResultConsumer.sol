@@ -27,15 +27,15 @@ contract TaskResultConsumer {
     function accept(
         uint256 taskId,
         bytes32 digest,
-        uint64 checkpointHeight,
+        TaskResults.Checkpoint calldata checkpoint,
         bytes[] calldata accountProof,
         bytes[] calldata statusProof,
         bytes[] calldata resultProof
     ) external {
         bytes32 known = resultOf[taskId];
         if (known != bytes32(0)) revert AlreadyAccepted(taskId, known);
-        verifier.verify(taskId, digest, checkpointHeight, accountProof, statusProof, resultProof);
+        verifier.verify(taskId, digest, checkpoint, accountProof, statusProof, resultProof);
         resultOf[taskId] = digest;
-        emit ResultAccepted(taskId, digest, checkpointHeight, msg.sender);
+        emit ResultAccepted(taskId, digest, checkpoint.height, msg.sender);
     }
 }

@@ -4,12 +4,12 @@ pragma solidity ^0.8.24;
 import {SecureMerkleTrie} from "./vendor/optimism/libraries/trie/SecureMerkleTrie.sol";
 import {RLPReader} from "./vendor/optimism/libraries/rlp/RLPReader.sol";
 
-/// @notice The part of Checkpoints (contracts/l1/Checkpoints.sol) this contract reads.
+/// @notice The part of Checkpoints (contracts/l1/Checkpoints.sol) or CheckpointsBls this contract reads.
 interface ITaskCheckpoints {
-    function checkpointAt(uint64 height)
+    function isCheckpoint(uint64 height, bytes32 blockHash, bytes32 stateRoot, bytes32 withdrawalsRoot)
         external
         view
-        returns (bytes32 blockHash, bytes32 stateRoot, bytes32 withdrawalsRoot);
+        returns (bool);
 }
 
 /// @title TaskResults: proves on L1 what a sidechain compute task returned.
@@ -28,6 +28,15 @@ interface ITaskCheckpoints {
 /// vendor/optimism, see docs/decisions.md). It reverts with strings; this contract turns every such
 /// failure into a typed error through an external self-call.
 contract TaskResults {
+    /// @notice A checkpoint as both checkpoints contracts take it; the caller passes the roots L1
+    /// accepted (CheckpointsBls keeps only their hash), checked with `isCheckpoint`.
+    struct Checkpoint {
+        uint64 height;
+        bytes32 blockHash;
+        bytes32 stateRoot;
+        bytes32 withdrawalsRoot;
+    }
+
     /// @notice `tasks` mapping: state variable slot of the Hub.
     uint256 public constant TASKS_SLOT = 6;
     /// @notice Word of `struct Task` whose low byte is `status`.
@@ -64,14 +73,14 @@ contract TaskResults {
         return (bytes32(base + STATUS_WORD), bytes32(base + RESULT_WORD));
     }
 
-    /// @notice The result digest of `taskId`, proven against the checkpoint at `height`; reverts
-    /// with a typed error unless the proofs hold and the task is COMPLETED there.
-    /// @param accountProof eth_getProof(hub, …, height).accountProof
+    /// @notice The result digest of `taskId`, proven against checkpoint `cp`; reverts with a typed
+    /// error unless `cp` is accepted on L1, the proofs hold and the task is COMPLETED there.
+    /// @param accountProof eth_getProof(hub, …, cp.height).accountProof
     /// @param statusProof  eth_getProof's storageProof for the status slot (see `taskSlots`)
     /// @param resultProof  eth_getProof's storageProof for the result slot
     function resultOf(
         uint256 taskId,
-        uint64 height,
+        Checkpoint calldata cp,
         bytes[] calldata accountProof,
         bytes[] calldata statusProof,
         bytes[] calldata resultProof
@@ -79,11 +88,12 @@ contract TaskResults {
         _bound(accountProof);
         _bound(statusProof);
         _bound(resultProof);
-        (bytes32 blockHash, bytes32 stateRoot,) = checkpoints.checkpointAt(height);
-        if (blockHash == bytes32(0)) revert UnknownCheckpoint(height);
+        if (!checkpoints.isCheckpoint(cp.height, cp.blockHash, cp.stateRoot, cp.withdrawalsRoot)) {
+            revert UnknownCheckpoint(cp.height);
+        }
 
         bytes32 storageRoot;
-        try this.accountStorageRoot(stateRoot, hub, accountProof) returns (bytes32 r) {
+        try this.accountStorageRoot(cp.stateRoot, hub, accountProof) returns (bytes32 r) {
             storageRoot = r;
         } catch {
             revert BadAccountProof();
@@ -94,16 +104,16 @@ contract TaskResults {
         result = bytes32(_word(storageRoot, resultSlot, resultProof));
     }
 
-    /// @notice Reverts unless `result` is what `taskId` returned, proven at checkpoint `height`.
+    /// @notice Reverts unless `result` is what `taskId` returned, proven at checkpoint `cp`.
     function verify(
         uint256 taskId,
         bytes32 result,
-        uint64 height,
+        Checkpoint calldata cp,
         bytes[] calldata accountProof,
         bytes[] calldata statusProof,
         bytes[] calldata resultProof
     ) external view returns (bool) {
-        bytes32 proven = resultOf(taskId, height, accountProof, statusProof, resultProof);
+        bytes32 proven = resultOf(taskId, cp, accountProof, statusProof, resultProof);
         if (proven != result) revert ResultMismatch(taskId, proven, result);
         return true;
     }

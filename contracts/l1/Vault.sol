@@ -8,19 +8,20 @@ interface IVaultToken {
     function transferFrom(address from, address to, uint256 value) external returns (bool);
 }
 
-/// @dev The part of Checkpoints the Vault uses.
+/// @dev The part of Checkpoints (ECDSA) or CheckpointsBls the Vault uses: both answer it.
 interface IVaultCheckpoints {
-    function checkpointAt(uint64 height)
+    function isCheckpoint(uint64 height, bytes32 blockHash, bytes32 stateRoot, bytes32 withdrawalsRoot)
         external
         view
-        returns (bytes32 blockHash, bytes32 stateRoot, bytes32 withdrawalsRoot);
+        returns (bool);
 }
 
 /// @title Vault (L1 side): lock the L1 token for the sidechain, release it against withdrawal proofs.
 /// @notice `deposit` locks tokens and emits Deposited(nonce, ...); the sidechain credits the
 /// recipient with native coin for each nonce, in order. `release` pays a sidechain withdrawal once,
 /// given a Merkle proof of its leaf under the withdrawalsRoot of a checkpoint accepted by
-/// Checkpoints. The replay guard is keyed by the leaf index alone: the index is both inside the
+/// Checkpoints or CheckpointsBls. The caller passes the checkpoint's roots; the Vault asks the
+/// checkpoints contract `isCheckpoint` (CheckpointsBls keeps only a hash of them). The replay guard is keyed by the leaf index alone: the index is both inside the
 /// leaf and the leaf's position in the tree (the proof's left/right choices are the index bits),
 /// so no other encoding of the same withdrawal can pass a second time.
 ///
@@ -28,6 +29,14 @@ interface IVaultCheckpoints {
 /// the owner): a stolen validator quorum can then drain at most one cap per window before anyone
 /// reacts (the lesson of the Ronin, Harmony and Polygon incidents).
 contract Vault {
+    /// @notice A checkpoint as both checkpoints contracts take it.
+    struct Checkpoint {
+        uint64 height;
+        bytes32 blockHash;
+        bytes32 stateRoot;
+        bytes32 withdrawalsRoot;
+    }
+
     uint256 public constant TREE_DEPTH = 32;
 
     IVaultToken public immutable token;
@@ -109,22 +118,24 @@ contract Vault {
     // ---------------------------------------------------------------- releases
 
     /// @notice Pay withdrawal `index` (leaf keccak256(abi.encode(index, l1Recipient, amount))) proven
-    /// under the withdrawalsRoot of the checkpoint at `height`. Anyone may call; funds go to l1Recipient.
+    /// under the withdrawalsRoot of checkpoint `cp` (its height and the three roots L1 accepted for it).
+    /// Anyone may call; funds go to l1Recipient.
     /// @param proof the 32 sibling hashes from the leaf up.
-    function release(uint64 height, uint256 index, address l1Recipient, uint256 amount, bytes32[32] calldata proof)
+    function release(Checkpoint calldata cp, uint256 index, address l1Recipient, uint256 amount, bytes32[32] calldata proof)
         external
         nonReentrant
     {
         if (index >= 2 ** TREE_DEPTH) revert IndexOutOfRange(index);
         if (isReleased(index)) revert AlreadyReleased(index);
-        (bytes32 blockHash,, bytes32 withdrawalsRoot) = checkpoints.checkpointAt(height);
-        if (blockHash == bytes32(0)) revert UnknownCheckpoint(height);
+        if (!checkpoints.isCheckpoint(cp.height, cp.blockHash, cp.stateRoot, cp.withdrawalsRoot)) {
+            revert UnknownCheckpoint(cp.height);
+        }
         bytes32 leaf = keccak256(abi.encode(index, l1Recipient, amount));
-        if (_rootOf(leaf, index, proof) != withdrawalsRoot) revert InvalidProof(index);
+        if (_rootOf(leaf, index, proof) != cp.withdrawalsRoot) revert InvalidProof(index);
         _consumeRateLimit(amount);
         _releasedBits[index >> 8] |= 1 << (index & 0xff);
         _call(abi.encodeCall(IVaultToken.transfer, (l1Recipient, amount)));
-        emit Released(index, l1Recipient, amount, height);
+        emit Released(index, l1Recipient, amount, cp.height);
     }
 
     /// @notice True when withdrawal `index` was already paid.
