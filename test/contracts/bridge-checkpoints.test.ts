@@ -64,6 +64,7 @@ describe('Checkpoints with 4 equal validators', () => {
     assert.deepEqual([signed, total], [2n, 4n]);
     assert.deepEqual(await state(c), { latest: 0n, setId: 0n, total: 4n });
     assert.equal((await c.checkpointAt(10n))[0], '0x' + '00'.repeat(32));
+    assert.equal(await c.isCheckpoint(...tuple(cp)), false);
   });
 
   test('3 of 4 is accepted, stored and announced', async () => {
@@ -77,6 +78,12 @@ describe('Checkpoints with 4 equal validators', () => {
     assert.equal(ev.args.withdrawalsRoot, cp.withdrawalsRoot);
     assert.equal(ev.args.signedPower, 3n);
     assert.deepEqual([...(await c.checkpointAt(10n))], [cp.blockHash, cp.stateRoot, cp.withdrawalsRoot]);
+    // isCheckpoint (what Vault and TaskResults read): true for exactly these roots at this height
+    assert.equal(await c.isCheckpoint(...tuple(cp)), true);
+    const other = sampleCheckpoint(11n);
+    for (const x of [{ ...cp, blockHash: other.blockHash }, { ...cp, stateRoot: other.stateRoot }, { ...cp, withdrawalsRoot: other.withdrawalsRoot }, { ...cp, height: 11n }, { ...cp, height: 9n }]) {
+      assert.equal(await c.isCheckpoint(...tuple(x)), false);
+    }
     assert.equal(await c.latestHeight(), 10n);
   });
 

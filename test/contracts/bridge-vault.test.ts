@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { parseEther, type Contract, type JsonRpcSigner, type SigningKey } from 'ethers';
+import { getBytes, keccak256, parseEther, toUtf8Bytes, type Contract, type JsonRpcSigner, type SigningKey } from 'ethers';
+import { blsKeyFromSeed, blsSign } from '../../lib/bls.ts';
+import { aggregateForSubmission, buildBlsSet } from '../../bridge/checkpoint-bls.ts';
 import { checkpointDigest, packSignatures, selectQuorum, type Checkpoint, type CheckpointDomain, type ValidatorSet } from '../../bridge/checkpoint.ts';
 import { decodeDepositLogs, orderDeposits } from '../../bridge/deposit.ts';
-import { decodeWithdrawalLog, IncrementalMerkleTree, WITHDRAWAL_REQUESTED_TOPIC, type WithdrawalEvent } from '../../bridge/merkle.ts';
-import { deploy, deployCheckpoints, expectRevert, increaseTime, signAll, startL1, validatorKeys, type L1 } from './bridge-fixture.ts';
+import { decodeWithdrawalLog, IncrementalMerkleTree, rootFromProof, withdrawalLeaf, WITHDRAWAL_REQUESTED_TOPIC, type WithdrawalEvent } from '../../bridge/merkle.ts';
+import { deploy, deployCheckpoints, expectRevert, increaseTime, signAll, SIDECHAIN_CHAIN_ID, startL1, validatorKeys, type L1 } from './bridge-fixture.ts';
 
 const HOUR = 3600;
 const CAP = parseEther('100');
@@ -59,14 +61,20 @@ async function checkpointNow(): Promise<{ cp: Checkpoint; count: number }> {
   const cp: Checkpoint = { height: BigInt(block.number), blockHash: block.hash!, stateRoot: block.stateRoot!, withdrawalsRoot: await bridge.root() };
   const { packed, signers } = selectQuorum(checkpointDigest(domain, cp), signAll(keys, domain, cp), set);
   assert.equal(signers.length, 3);
-  await (await checkpoints.submitCheckpoint([cp.height, cp.blockHash, cp.stateRoot, cp.withdrawalsRoot], packed)).wait();
+  await (await checkpoints.submitCheckpoint(tuple(cp), packed)).wait();
+  accepted.set(cp.height, cp);
   return { cp, count: Number(await bridge.count()) };
 }
 
-/** Arguments of Vault.release for withdrawal `w`, proven over the first `count` withdrawals. */
-function releaseArgs(height: bigint, w: WithdrawalEvent, count: number): unknown[] {
+/** Checkpoints accepted on L1, by height: Vault.release takes the roots in calldata. */
+const accepted = new Map<bigint, Checkpoint>();
+const tuple = (cp: Checkpoint) => [cp.height, cp.blockHash, cp.stateRoot, cp.withdrawalsRoot];
+
+/** Arguments of Vault.release for withdrawal `w`, proven over the first `count` withdrawals, at checkpoint `at` (a height L1 accepted, or roots). */
+function releaseArgs(at: bigint | Checkpoint, w: WithdrawalEvent, count: number): unknown[] {
   const tree = IncrementalMerkleTree.fromLeaves(withdrawals.slice(0, count).map((x) => x.leaf));
-  return [height, w.index, w.l1Recipient, w.amount, tree.proof(Number(w.index))];
+  const cp = typeof at === 'bigint' ? (accepted.get(at) ?? { height: at, blockHash: keccak256(toUtf8Bytes(`b${at}`)), stateRoot: keccak256(toUtf8Bytes(`s${at}`)), withdrawalsRoot: tree.root() }) : at;
+  return [tuple(cp), w.index, w.l1Recipient, w.amount, tree.proof(Number(w.index))];
 }
 
 describe('bridge flow', () => {
@@ -144,6 +152,13 @@ describe('bridge flow', () => {
   test('altered withdrawals do not prove', async () => {
     const w = withdrawals[1]!;
     const [h, i, r, a, proof] = releaseArgs(cp1.height, w, count1);
+    // the roots are the caller's: a withdrawals root L1 never accepted, made up so that a withdrawal
+    // of 80 proves under it, is refused, and so is any other root changed at that height
+    const forgedRoot = rootFromProof(withdrawalLeaf({ index: w.index, l1Recipient: r as string, amount: parseEther('80') }), Number(w.index), proof as string[]);
+    for (const forged of [{ ...cp1, withdrawalsRoot: forgedRoot }, { ...cp1, blockHash: keccak256(toUtf8Bytes('b')) }, { ...cp1, stateRoot: keccak256(toUtf8Bytes('s')) }]) {
+      const [height] = await expectRevert(vault, 'release', [tuple(forged), i, r, parseEther('80'), proof], 'UnknownCheckpoint');
+      assert.equal(height, cp1.height);
+    }
     await expectRevert(vault, 'release', [h, i, r, parseEther('80'), proof], 'InvalidProof'); // more money
     await expectRevert(vault, 'release', [h, i, dave.address, a, proof], 'InvalidProof'); // other recipient
     await expectRevert(vault, 'release', [h, 2n, r, a, proof], 'InvalidProof'); // other index, same leaf data
@@ -206,4 +221,29 @@ describe('bridge flow', () => {
     await expectRevert(vault, 'release', releaseArgs(cp.height, w, withdrawals.length), 'UnknownCheckpoint');
     assert.equal(await bal(alice), parseEther('500'));
   });
+});
+
+test('the same Vault code over CheckpointsBls: a release against an aggregate-signed checkpoint, forged roots refused', async () => {
+  const blsKeys = Array.from({ length: 4 }, (_, i) => blsKeyFromSeed(getBytes(keccak256(toUtf8Bytes(`vault-bls-${i}`)))));
+  const bset = buildBlsSet(blsKeys.map((k) => ({ publicKey: k.publicKey, pop: k.pop, power: 1n })));
+  const bcps = await deploy('CheckpointsBls', owner, SIDECHAIN_CHAIN_ID, bset.publicKeys, bset.powers);
+  const bvault = await deploy('Vault', owner, await token.getAddress(), await bcps.getAddress(), HOUR, CAP);
+  await (await (token.connect(alice) as Contract).getFunction('transfer')(await bvault.getAddress(), parseEther('10'))).wait();
+  const w = withdrawals.at(-1)!;
+  const block = (await l1.provider.getBlock('latest'))!;
+  const tree = IncrementalMerkleTree.fromLeaves(withdrawals.map((x) => x.leaf));
+  const cp: Checkpoint = { height: BigInt(block.number), blockHash: block.hash!, stateRoot: block.stateRoot!, withdrawalsRoot: tree.root() };
+  const bdomain: CheckpointDomain = { l1ChainId: BigInt(l1.anvil.chainId), checkpoints: await bcps.getAddress(), sidechainChainId: SIDECHAIN_CHAIN_ID };
+  const d = checkpointDigest(bdomain, cp);
+  const keyAt = bset.members.map((m) => blsKeys.find((k) => keccak256(k.publicKey) === keccak256(m.publicKey))!);
+  const agg = aggregateForSubmission(bset, d, new Map([1, 2, 3].map((i) => [i, blsSign(keyAt[i]!.secretKey, getBytes(d))] as const)));
+  await (await bcps.getFunction('submitCheckpoint')(tuple(cp), agg.signers, agg.signature)).wait();
+  assert.equal(await bcps.getFunction('isCheckpoint')(...tuple(cp)), true);
+  const args = [tuple(cp), w.index, w.l1Recipient, w.amount, tree.proof(Number(w.index))];
+  await expectRevert(bvault, 'release', [tuple({ ...cp, stateRoot: keccak256(toUtf8Bytes('s')) }), ...args.slice(1)], 'UnknownCheckpoint');
+  const before = await bal(alice);
+  await (await bvault.getFunction('release')(...args)).wait();
+  assert.equal(await bal(alice), before + w.amount, 'paid by the Vault over CheckpointsBls');
+  assert.equal(await bal(bvault), parseEther('10') - w.amount);
+  await expectRevert(bvault, 'release', args, 'AlreadyReleased');
 });

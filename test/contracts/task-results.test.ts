@@ -4,15 +4,19 @@
  * its storage at the slots bridge/task-proof.ts computes (the real Hub code reads them back, which
  * checks the layout), blocks' real state roots are checkpointed in a real Checkpoints contract, and
  * the proofs are anvil's own eth_getProof answers — a secure MPT built by another implementation.
+ * The caller passes the checkpoint's roots (TaskResults checks them with isCheckpoint): forged roots
+ * are refused, and the same verifier code works over CheckpointsBls.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Contract, Interface, keccak256, toBeHex, toUtf8Bytes, zeroPadValue, type SigningKey } from 'ethers';
+import { Contract, getBytes, Interface, keccak256, toBeHex, toUtf8Bytes, zeroPadValue, type SigningKey } from 'ethers';
+import { blsKeyFromSeed, blsSign } from '../../lib/bls.ts';
+import { aggregateForSubmission, buildBlsSet } from '../../bridge/checkpoint-bls.ts';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { checkpointDigest, selectQuorum, type Checkpoint, type CheckpointDomain, type ValidatorSet } from '../../bridge/checkpoint.ts';
 import { HUB_TASKS_SLOT, TASK_RESULT_WORD, TASK_STATUS_WORD, taskSlots } from '../../bridge/task-proof.ts';
 import { HUB_ADDRESS, TaskStatus } from '../../consensus/poc/index.ts';
-import { deploy, deployCheckpoints, expectRevert, signAll, startL1, validatorKeys, type L1 } from './bridge-fixture.ts';
+import { deploy, deployCheckpoints, expectRevert, signAll, SIDECHAIN_CHAIN_ID, startL1, validatorKeys, type L1 } from './bridge-fixture.ts';
 
 let l1: L1;
 let keys: SigningKey[];
@@ -32,13 +36,20 @@ async function writeTask(id: bigint, status: number, result: string): Promise<vo
   await l1.provider.send('anvil_setStorageAt', [HUB_ADDRESS, s.result, result]);
 }
 
+/** Checkpoints accepted on L1, by height (the roots a prover passes in calldata). */
+const accepted = new Map<number, Checkpoint>();
+const tuple = (cp: Checkpoint) => [cp.height, cp.blockHash, cp.stateRoot, cp.withdrawalsRoot];
+/** The roots of the checkpoint at `height` (made-up ones for a height L1 never accepted). */
+const cpAt = (height: number): Checkpoint => accepted.get(height) ?? { height: BigInt(height), blockHash: digest(`b${height}`), stateRoot: digest(`s${height}`), withdrawalsRoot: digest('w') };
+
 /** Mine a block and checkpoint it on L1 with its real state root; returns its height. */
 async function checkpointHead(): Promise<number> {
   await l1.provider.send('evm_mine', []);
   const b = await l1.provider.send('eth_getBlockByNumber', ['latest', false]);
   const cp: Checkpoint = { height: BigInt(b.number), blockHash: b.hash, stateRoot: b.stateRoot, withdrawalsRoot: digest('w') };
   const { packed } = selectQuorum(checkpointDigest(domain, cp), signAll(keys, domain, cp), set);
-  await (await cps.getFunction('submitCheckpoint').send([cp.height, cp.blockHash, cp.stateRoot, cp.withdrawalsRoot], packed)).wait();
+  await (await cps.getFunction('submitCheckpoint').send(tuple(cp), packed)).wait();
+  accepted.set(Number(cp.height), cp);
   return Number(cp.height);
 }
 
@@ -54,7 +65,7 @@ async function proofOf(id: bigint, height: number): Promise<Proof> {
   return { accountProof: p.accountProof, statusProof: p.storageProof[0].proof, resultProof: p.storageProof[1].proof };
 }
 
-const call = (id: bigint, result: string, height: number, p: Proof) => [id, result, height, p.accountProof, p.statusProof, p.resultProof];
+const call = (id: bigint, result: string, height: number | Checkpoint, p: Proof) => [id, result, tuple(typeof height === 'number' ? cpAt(height) : height), p.accountProof, p.statusProof, p.resultProof];
 
 let oldHeight: number;
 let height: number;
@@ -101,7 +112,7 @@ test('the slots bridge/task-proof.ts computes are the ones the Hub code and Task
 
 test('a valid proof is accepted; the consumer records it once', async () => {
   assert.equal(await verifier.getFunction('verify')(...call(1n, R1, height, p1)), true);
-  assert.equal(await verifier.getFunction('resultOf')(1n, height, p1.accountProof, p1.statusProof, p1.resultProof), R1);
+  assert.equal(await verifier.getFunction('resultOf')(1n, tuple(cpAt(height)), p1.accountProof, p1.statusProof, p1.resultProof), R1);
   const p3 = await proofOf(3n, height);
   assert.equal(await verifier.getFunction('verify')(...call(3n, R3, height, p3)), true);
   const rc: any = await (await consumer.getFunction('accept').send(...call(1n, R1, height, p1))).wait();
@@ -120,6 +131,32 @@ test('a proof against another checkpoint\'s root is refused', async () => {
   assert.deepEqual([id, status], [1n, BigInt(TaskStatus.Revealing)]);
   const [h] = await expectRevert(verifier, 'verify', call(1n, R1, height + 100, p1), 'UnknownCheckpoint');
   assert.equal(h, BigInt(height + 100));
+});
+
+test('roots L1 did not accept at that height are refused before any proof step', async () => {
+  const cp = cpAt(height);
+  const old = cpAt(oldHeight);
+  // the proofs are built for the forged state root, so only isCheckpoint can refuse them
+  for (const forged of [{ ...cp, stateRoot: old.stateRoot }, { ...cp, blockHash: old.blockHash }, { ...cp, withdrawalsRoot: digest('other') }, { ...old, height: cp.height }]) {
+    const [h] = await expectRevert(verifier, 'verify', call(1n, R1, forged, await proofOf(1n, oldHeight)), 'UnknownCheckpoint');
+    assert.equal(h, cp.height);
+  }
+});
+
+test('the same verifier over CheckpointsBls: proven against an aggregate-signed checkpoint', async () => {
+  const blsKeys = Array.from({ length: 4 }, (_, i) => blsKeyFromSeed(getBytes(digest(`task-results-bls-${i}`))));
+  const bset = buildBlsSet(blsKeys.map((k) => ({ publicKey: k.publicKey, pop: k.pop, power: 1n })));
+  const bcps = await deploy('CheckpointsBls', l1.signers[0]!, SIDECHAIN_CHAIN_ID, bset.publicKeys, bset.powers);
+  const bdomain: CheckpointDomain = { l1ChainId: BigInt(l1.anvil.chainId), checkpoints: await bcps.getAddress(), sidechainChainId: SIDECHAIN_CHAIN_ID };
+  const cp = cpAt(height);
+  const d = checkpointDigest(bdomain, cp);
+  const keyAt = bset.members.map((m) => blsKeys.find((k) => Buffer.compare(Buffer.from(k.publicKey), Buffer.from(m.publicKey)) === 0)!);
+  const agg = aggregateForSubmission(bset, d, new Map([0, 1, 2].map((i) => [i, blsSign(keyAt[i]!.secretKey, getBytes(d))] as const)));
+  await (await bcps.getFunction('submitCheckpoint').send(tuple(cp), agg.signers, agg.signature)).wait();
+  const v = await deploy('TaskResults', l1.signers[0]!, await bcps.getAddress(), HUB_ADDRESS);
+  assert.equal(await v.getFunction('verify')(...call(1n, R1, height, p1)), true);
+  await expectRevert(v, 'verify', call(1n, R1, { ...cp, stateRoot: cpAt(oldHeight).stateRoot }, await proofOf(1n, oldHeight)), 'UnknownCheckpoint');
+  await expectRevert(v, 'verify', call(1n, R1, oldHeight, p1), 'UnknownCheckpoint'); // not checkpointed on this contract
 });
 
 test('a proof for another task is refused', async () => {
