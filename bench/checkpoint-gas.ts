@@ -88,7 +88,7 @@ try {
   await (await checkpoints.submitCheckpoint(tuple(cp), packSignatures(checkpointDigest(domain, cp), signAll(keys.slice(0, 3), domain, cp)))).wait();
   const rel: bigint[] = [];
   for (const w of ws.slice(0, 3)) {
-    rel.push(await gasOf(vault.getFunction('release')(cp.height, w.index, w.l1Recipient, w.amount, tree.proof(Number(w.index)))));
+    rel.push(await gasOf(vault.getFunction('release')(tuple(cp), w.index, w.l1Recipient, w.amount, tree.proof(Number(w.index)))));
   }
   rows.push(['Vault.release', '32-hash proof', `${rel[2]} (first: ${rel[0]})`]);
   fig.release = String(rel[2]);

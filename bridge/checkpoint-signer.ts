@@ -246,6 +246,8 @@ export class CheckpointService {
   private onBlock?: (e: { block: { header: { number: bigint } } }) => void;
   private queue: Promise<void> = Promise.resolve();
   private saving: Promise<void> = Promise.resolve();
+  /** the hand-overs walked and their saved signatures loaded (served views wait for it) */
+  private loaded: Promise<void> = Promise.resolve();
 
   constructor(o: CheckpointServiceOptions) {
     this.o = o;
@@ -268,7 +270,7 @@ export class CheckpointService {
     const head = Number(chain.head.header.number);
     // every hand-over so far: its set id, the signatures saved before a restart, and ours when we
     // were in the outgoing set
-    this.enqueue(async () => {
+    this.loaded = this.enqueue(async () => {
       await this.handovers.walkTo(head);
       for (const h of this.handovers.all()) {
         await this.loadHandover(h);
@@ -288,8 +290,9 @@ export class CheckpointService {
     await this.saving;
   }
 
-  private enqueue(fn: () => Promise<void>): void {
+  private enqueue(fn: () => Promise<void>): Promise<void> {
     this.queue = this.queue.then(fn).catch((e) => this.log.warn({ err: (e as Error).message }, 'checkpoint task failed'));
+    return this.queue;
   }
 
   /** Our checkpoint at `height` (computed once), if the chain has it. */
@@ -501,6 +504,7 @@ export class CheckpointService {
 
   /** The hand-over to set `setId` with the signatures collected for it, or null (no such change yet). */
   async handover(setId: number): Promise<HandoverView | null> {
+    await this.loaded;
     await this.handovers.walkTo(Number(this.o.chain.head.header.number));
     const h = this.handovers.byId(setId);
     if (!h) return null;

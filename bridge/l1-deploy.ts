@@ -31,6 +31,8 @@ export interface DeployL1Options {
   periodCap?: bigint;
   epochLength?: number;
   confirmations?: number;
+  /** force a scheme (default: `schemeOf(validators)`); 'ecdsa' on a genesis with BLS keys keeps the ECDSA contract */
+  scheme?: CheckpointScheme;
 }
 
 export interface L1Deployment extends GenesisBridge {
@@ -53,7 +55,7 @@ async function deploy(name: string, signer: Signer, args: unknown[]): Promise<{ 
 /** Deploy token (optional), Checkpoints and Vault; returns what goes into genesis.bridge. */
 export async function deployL1(o: DeployL1Options): Promise<L1Deployment> {
   const net = await o.signer.provider!.getNetwork();
-  const scheme = schemeOf(o.validators);
+  const scheme = o.scheme ?? schemeOf(o.validators);
   const args =
     scheme === 'bls'
       ? (() => {

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JsonRpcProvider, Network, parseUnits, type Signer } from 'ethers';
 import { deployL1, type L1Deployment } from '../bridge/l1-deploy.ts';
+import type { CheckpointScheme } from '../bridge/l1-checkpoints.ts';
 
 /** An ethers provider for anvil/L1 that never asks for the network and never caches. */
 export function l1Provider(url: string, chainId = 31337): JsonRpcProvider {
@@ -29,13 +30,15 @@ export interface WireBridgeOptions {
   periodCap?: bigint;
   /** extra config.json keys per node index */
   nodeConfig?: Record<number, Record<string, unknown>>;
+  /** checkpoints contract (default: BLS when every genesis validator has a BLS key) */
+  checkpointScheme?: CheckpointScheme;
 }
 
 /** Deploy the L1 side for the network's genesis and wire genesis + configs; returns the deployment. */
 export async function wireBridge(o: WireBridgeOptions): Promise<L1Deployment> {
   const gfile = join(o.dir, 'genesis.json');
   const genesis = JSON.parse(readFileSync(gfile, 'utf8'));
-  const d = await deployL1({ signer: o.deployer, sidechainChainId: genesis.chainId, validators: genesis.validators, epochLength: o.epoch, confirmations: o.confirmations, periodLength: o.periodLength ?? 3600, periodCap: o.periodCap ?? parseUnits('1000', 18) });
+  const d = await deployL1({ signer: o.deployer, sidechainChainId: genesis.chainId, validators: genesis.validators, epochLength: o.epoch, confirmations: o.confirmations, periodLength: o.periodLength ?? 3600, periodCap: o.periodCap ?? parseUnits('1000', 18), ...(o.checkpointScheme ? { scheme: o.checkpointScheme } : {}) });
   genesis.bridge = d;
   const gjson = JSON.stringify(genesis, null, 1);
   writeFileSync(gfile, gjson);

@@ -5,6 +5,8 @@
  * supply invariant after every step. Then L1 refusals with the network's real signatures (too
  * little power, forged, repeated, old height, reused proof, unknown checkpoint, bad proof), and a
  * relayer killed mid-submit (its tx still in the mempool) and restarted: the checkpoint lands once.
+ * The L1 side is the ECDSA Checkpoints (a chain bridged before BLS checkpoints keeps working; the
+ * BLS path end to end is bridge-handover.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,8 @@ import { rpc, waitFor } from '../helpers/proc.ts';
 import { devAccounts } from '../../lib/keys.ts';
 import { abiOf } from '../../bridge/abi.ts';
 import { checkpointDigest, signDigest, compareAddresses } from '../../bridge/checkpoint.ts';
-import { buildRelease } from '../../bridge/prover.ts';
+import { buildRelease, releaseCallArgs } from '../../bridge/prover.ts';
+import { checkpointTuple } from '../../bridge/l1-checkpoints.ts';
 import { FAKE_DEPOSIT_RECIPIENT } from '../../bridge/plugin.ts';
 import { BRIDGE_ADDRESS } from '../../bridge/deposits-hook.ts';
 
@@ -35,7 +38,7 @@ async function refused(c: Contract, method: string, args: unknown[], name: strin
 }
 
 test('bridge e2e: deposit, gas, withdraw, checkpoint, release; refusals; relayer kill; fake deposit rejected', { timeout: 300_000 }, async () => {
-  const b: BridgeNet = await createBridgeNet({ validators: 4, epoch: 5, confirmations: 2, l1BlockTime: 1, nodeConfig: { 3: { testFakeDeposit: true } } });
+  const b: BridgeNet = await createBridgeNet({ validators: 4, epoch: 5, confirmations: 2, l1BlockTime: 1, nodeConfig: { 3: { testFakeDeposit: true } }, checkpointScheme: 'ecdsa' });
   const relayerKey = devAccounts(2)[1]!.privateKey;
   let relayer: ReturnType<typeof startRelayer> | undefined;
   try {
@@ -100,9 +103,9 @@ test('bridge e2e: deposit, gas, withdraw, checkpoint, release; refusals; relayer
     const lockedBefore = await b.token.getFunction('balanceOf')(b.d.vault);
     const release1 = await buildRelease({ sidechain: sc, l1: b.l1, checkpoints: b.d.checkpoints, index: 1n });
     const release0 = await buildRelease({ sidechain: sc, l1: b.l1, checkpoints: b.d.checkpoints, index: 0n });
-    await refused(b.vault, 'release', [release0.height, release0.index, release0.l1Recipient, release0.amount, release0.proof], 'AlreadyReleased');
-    await refused(b.vault, 'release', [BigInt(l1Height + 1), release1.index, release1.l1Recipient, release1.amount, release1.proof], 'UnknownCheckpoint');
-    await refused(b.vault, 'release', [release1.height, release1.index, release1.l1Recipient, C('3'), release1.proof], 'InvalidProof');
+    await refused(b.vault, 'release', releaseCallArgs(release0), 'AlreadyReleased');
+    await refused(b.vault, 'release', [{ ...checkpointTuple(release1.checkpoint), height: BigInt(l1Height + 1) }, release1.index, release1.l1Recipient, release1.amount, release1.proof], 'UnknownCheckpoint');
+    await refused(b.vault, 'release', [release1.checkpoint, release1.index, release1.l1Recipient, C('3'), release1.proof], 'InvalidProof');
     const newer = await waitFor('a signed checkpoint above L1', async () => {
       const v = await rpc(url, 'pocchain_latestCheckpoint');
       return v && v.quorum && v.checkpoint.height > l1Height && v.signatures.length >= 3 ? v : undefined;

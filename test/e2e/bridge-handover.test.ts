@@ -1,7 +1,8 @@
 /**
- * L1 Checkpoints follows the sidechain's validator set. A bridged staking chain (anvil as L1, 4
+ * L1 CheckpointsBls follows the sidechain's validator set. A bridged staking chain (anvil as L1, 4
  * genesis validators and a full node as separate processes, validator epochs of 8 blocks,
- * checkpoints every 4) with the relayer running:
+ * checkpoints every 4; the validators have BLS keys, so deploy-l1 picks CheckpointsBls and every
+ * checkpoint and hand-over lands as one aggregate signature) with the relayer running:
  *   - the full node's operator stakes 20 (`pocchain validator stake`): it enters the set at the next epoch, the outgoing set
  *     signs the hand-over, the relayer lands it (set id 1) and L1's validators() is the new set;
  *   - genesis validator 2 unbonds everything: it leaves, hand-over 2 lands, L1 follows;
@@ -10,13 +11,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Contract, JsonRpcProvider, Wallet, getAddress, parseEther, parseUnits } from 'ethers';
+import { Contract, JsonRpcProvider, Wallet, hexlify, keccak256, parseEther, parseUnits } from 'ethers';
 import { createBridgeNet, fundedUser, runCli, startRelayer, type BridgeNet } from '../fixtures/bridge-net.ts';
 import { rpc, waitFor } from '../helpers/proc.ts';
 import { devAccounts, loadKeys } from '../../lib/keys.ts';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { VALIDATORS_ADDRESS } from '../../consensus/validator-steps.ts';
-import { compareAddresses } from '../../bridge/checkpoint.ts';
+import { blsKeysFromContract } from '../../bridge/checkpoint-bls.ts';
 
 const C = (n: string) => parseUnits(n, 18);
 const EPOCH = 8;
@@ -30,17 +31,20 @@ test('bridge hand-over: L1 Checkpoints follows the validator set; a withdrawal a
     const url = b.net.nodes[0]!.url;
     const validators = new Contract(VALIDATORS_ADDRESS, loadArtifact('Validators').abi, sc);
     relayer = startRelayer(b, devAccounts(2)[1]!.privateKey);
+    assert.equal(b.d.checkpointScheme, 'bls');
+    /** L1's set as blsKey:power, sorted (the contract orders by keccak of the key) */
     const l1Set = async () => {
-      const [addrs, powers] = (await b.checkpoints.getFunction('validators')()) as [string[], bigint[]];
-      return { id: Number(await b.checkpoints.getFunction('validatorSetId')()), set: addrs.map((a, i) => `${getAddress(a)}:${powers[i]}`) };
+      const [keys, powers] = (await b.checkpoints.getFunction('validators')()) as [string, bigint[]];
+      return { id: Number(await b.checkpoints.getFunction('validatorSetId')()), set: blsKeysFromContract(keys).map((k, i) => `${hexlify(k)}:${powers[i]}`).sort() };
     };
-    /** the sidechain's set of the next height as L1 should hold it: operator:power ascending */
+    const bls = (i: number) => b.net.nodes[i]!.blsPubKey.toLowerCase();
+    /** the sidechain's set of the next height as L1 should hold it: blsKey:power, sorted */
     const scSet = async () => {
       const s = await rpc(url, 'pocchain_getValidatorSet', []);
-      return [...s.validators].sort((x: any, y: any) => compareAddresses(x.operator, y.operator)).map((v: any) => `${getAddress(v.operator)}:${v.power}`);
+      const blsOf = new Map(b.net.nodes.map((n, i) => [n.pubKey.toLowerCase(), bls(i)]));
+      return s.validators.map((v: any) => `${blsOf.get(v.pubKey.toLowerCase())}:${v.power}`).sort();
     };
-    const addr = (i: number) => getAddress(b.net.nodes[i]!.address);
-    const genesisSet = [0, 1, 2, 3].map((i) => `${addr(i)}:10`).sort((x, y) => compareAddresses(x.split(':')[0]!, y.split(':')[0]!));
+    const genesisSet = [0, 1, 2, 3].map((i) => `${bls(i)}:10`).sort();
     assert.deepEqual(await l1Set(), { id: 0, set: genesisSet });
 
     // money to withdraw later: a deposit, made while the set changes
@@ -54,15 +58,16 @@ test('bridge hand-over: L1 Checkpoints follows the validator set; a withdrawal a
     assert.equal(staked.json.action, 'bond');
     const first = await waitFor('L1 holds the set with node4', async () => {
       const s = await l1Set();
-      return s.set.includes(`${addr(4)}:20`) ? s : undefined;
+      return s.set.includes(`${bls(4)}:20`) ? s : undefined;
     }, 120_000, 300);
     assert.equal(first.id, 1, 'one hand-over: the genesis stake bonded at block 1 is the genesis set, no change there');
-    assert.deepEqual(first.set, [...genesisSet, `${addr(4)}:20`].sort((x, y) => compareAddresses(x.split(':')[0]!, y.split(':')[0]!)));
+    assert.deepEqual(first.set, [...genesisSet, `${bls(4)}:20`].sort());
     const h1 = await rpc(url, 'pocchain_handover', [1]);
     assert.equal(h1.quorum, true);
     assert.equal(h1.totalPower, '40', 'signed by the outgoing (genesis) set');
     assert.equal(h1.boundary % EPOCH, 0);
-    for (const s of h1.signatures) assert.ok([0, 1, 2, 3].some((i) => addr(i) === getAddress(s.signer)), `hand-over 1 signer ${s.signer} is a genesis validator`);
+    assert.equal(h1.scheme, 'bls');
+    for (const s of h1.signatures) assert.ok([0, 1, 2, 3].some((i) => bls(i) === s.signer), `hand-over 1 signer ${s.signer} is a genesis validator`);
     assert.equal(await rpc(url, 'pocchain_handover', [3]), null);
 
     // 2. genesis validator 2 unbonds everything and leaves; L1 follows through hand-over 2
@@ -73,7 +78,7 @@ test('bridge hand-over: L1 Checkpoints follows the validator set; a withdrawal a
     assert.equal((await (await (validators.connect(op2) as Contract).unbond!(key2, stake2)).wait())!.status, 1);
     const second = await waitFor('L1 holds the set without node2', async () => {
       const s = await l1Set();
-      return s.set.some((x) => x.startsWith(addr(2))) ? undefined : s;
+      return s.set.some((x) => x.startsWith(bls(2))) ? undefined : s;
     }, 120_000, 300);
     assert.equal(second.id, 2);
     assert.deepEqual(second.set, await scSet(), 'L1 holds the sidechain set');
@@ -83,7 +88,12 @@ test('bridge hand-over: L1 Checkpoints follows the validator set; a withdrawal a
     // every hand-over landed once, in order, with the sets the nodes served
     const events = await b.checkpoints.queryFilter(b.checkpoints.filters.ValidatorSetUpdated!(), 0, 'latest');
     assert.deepEqual(events.map((e: any) => Number(e.args.setId)), [0, 1, 2]);
-    assert.deepEqual(events.slice(1).map((e: any) => [...e.args.validators]), [h1.validators, h2.validators]);
+    assert.deepEqual(events.slice(1).map((e: any) => e.args.publicKeysHash), [keccak256(h1.publicKeys), keccak256(h2.publicKeys)]);
+    // every node serves the hand-overs it saw (the relayer merges them; each kept only verified signatures)
+    for (const n of b.net.nodes) {
+      const h = await rpc(n.url, 'pocchain_handover', [1]);
+      assert.equal(h.digest, h1.digest, `${n.name} serves hand-over 1 over the same digest`);
+    }
 
     // 3. a withdrawal after both changes is released on L1 (the CLI waits for a covering checkpoint)
     const dep = await deposit;
@@ -96,6 +106,9 @@ test('bridge hand-over: L1 Checkpoints follows the validator set; a withdrawal a
     const covering = cps.find((e: any) => Number(e.args.height) >= wr!.blockNumber) as any;
     assert.equal(Number(covering.args.validatorSetId), 2, 'released from a checkpoint of set 2');
     assert.ok(BigInt(covering.args.signedPower) > 30n, 'node4 signed it');
+    // gas of the checkpoints the relayer landed as aggregates (4 genesis validators of power 10 for the first)
+    const gas = await Promise.all(cps.map(async (e: any) => [Number(e.args.validatorSetId), Number(e.args.signedPower), (await b.l1.getTransactionReceipt(e.transactionHash))!.gasUsed]));
+    console.log('relayed BLS checkpoints [setId, signedPower, gasUsed]:', JSON.stringify(gas, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
   } finally {
     await relayer?.stop();
     sc.destroy();

@@ -20,10 +20,10 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Contract, JsonRpcProvider, Wallet, WebSocketProvider, parseEther } from 'ethers';
+import { JsonRpcProvider, Wallet, WebSocketProvider, parseEther } from 'ethers';
 import { CLI, NODE, ROOT, metricSum, tempDir, waitFor } from '../helpers/proc.ts';
 import { alive, ctrlC, freeRange, spawnGroup, type DevnetRun } from '../helpers/devnet.ts';
-import { abiOf } from '../../bridge/abi.ts';
+import { checkpointScheme, l1CheckpointAt, latestL1Height } from '../../bridge/l1-checkpoints.ts';
 import { devAccounts } from '../../lib/keys.ts';
 import { l1Provider } from '../../devnet/bridge-setup.ts';
 import { rpcCall } from '../../devnet/status.ts';
@@ -153,11 +153,11 @@ test('npm start: whole system up, status, ethers, tasks survive node0 being kill
 
       // the checkpoint on L1 is the sidechain's block at that height
       const l1 = l1Provider(m.l1.rpc, m.l1.chainId);
-      const cps = new Contract(m.contracts.l1.checkpoints, abiOf('Checkpoints'), l1);
-      const h = Number(await cps.latestHeight());
+      const h = await latestL1Height(l1, m.contracts.l1.checkpoints);
       assert.ok(h >= 10 && h % 10 === 0, `checkpoint height ${h} is an epoch boundary`);
-      const [blockHash] = await cps.checkpointAt(h);
-      assert.equal(blockHash, (await sc.getBlock(h))!.hash);
+      assert.equal(await checkpointScheme(l1, m.contracts.l1.checkpoints), 'bls', 'the devnet validators have BLS keys: CheckpointsBls');
+      const cp = await l1CheckpointAt(l1, m.contracts.l1.checkpoints, h);
+      assert.equal(cp?.blockHash, (await sc.getBlock(h))!.hash);
       l1.destroy();
 
       // a compute task through the whole system, with the CLI at the default-style RPC (node0):
