@@ -53,7 +53,7 @@ export function registerBridgeCommands(program: Command): void {
 
   const deployL1Cmd = bridge
     .command('deploy-l1')
-    .description('deploy TestToken (unless --token), Checkpoints (validators from --genesis) and Vault on an L1; prints the genesis `bridge` section')
+    .description('deploy TestToken (unless --token), CheckpointsBls (validators from --genesis with BLS keys; else ECDSA Checkpoints) and Vault on an L1; prints the genesis `bridge` section')
     .requiredOption('--genesis <file>', 'sidechain genesis (chain id and validators)')
     .option('--token <address>', 'bridge an existing ERC20 instead of deploying a TestToken')
     .option('--epoch <blocks>', 'checkpoint every this many sidechain blocks')

@@ -3,9 +3,12 @@
  * deterministic validator keys, and deployment of TestToken / Checkpoints / Vault / Bridge.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ContractFactory, JsonRpcProvider, keccak256, Network, SigningKey, toUtf8Bytes, type Contract, type JsonRpcSigner } from 'ethers';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import { startAnvil, type AnvilHandle } from '../../lib/anvil.ts';
+import type { CheckpointView, HandoverView } from '../../bridge/checkpoint-signer.ts';
 import {
   checkpointDigest,
   signDigest,
@@ -111,4 +114,33 @@ export async function expectRevert(c: Contract, method: string, args: unknown[],
 export async function increaseTime(l1: L1, seconds: number): Promise<void> {
   await l1.provider.send('evm_increaseTime', [seconds]);
   await l1.provider.send('evm_mine', []);
+}
+
+/** A fake sidechain node for the relayer: JSON-RPC on 127.0.0.1 serving what a test puts in it. */
+export interface FakeSource {
+  url: string;
+  latest: CheckpointView | null;
+  handovers: Map<number, HandoverView>;
+  server: Server;
+}
+
+/** Start a fake source (pocchain_latestCheckpoint / pocchain_checkpoint / pocchain_handover). */
+export async function fakeSource(): Promise<FakeSource> {
+  const s: FakeSource = { url: '', latest: null, handovers: new Map(), server: undefined as unknown as Server };
+  s.server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const { id, method, params } = JSON.parse(body);
+      let result: unknown = null;
+      if (method === 'pocchain_latestCheckpoint') result = s.latest;
+      if (method === 'pocchain_checkpoint') result = s.latest && s.latest.checkpoint.height === params[0] ? s.latest : null;
+      if (method === 'pocchain_handover') result = s.handovers.get(params[0]) ?? null;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id, result }));
+    });
+  });
+  await new Promise<void>((r) => s.server.listen(0, '127.0.0.1', () => r()));
+  s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
+  return s;
 }

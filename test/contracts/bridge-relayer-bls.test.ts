@@ -8,43 +8,15 @@
  * than 2/3; a source serving a set its digest does not cover is refused.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import type { AddressInfo } from 'node:net';
 import { getBytes, hexlify, keccak256, toUtf8Bytes, type Contract } from 'ethers';
 import { Relayer } from '../../bridge/relayer.ts';
 import type { CheckpointView, HandoverView } from '../../bridge/checkpoint-signer.ts';
 import { checkpointDigest, type Checkpoint, type CheckpointDomain } from '../../bridge/checkpoint.ts';
 import { blsValidatorSetDigest, buildBlsSet, type BlsSet } from '../../bridge/checkpoint-bls.ts';
 import { blsKeyFromSeed, blsSign, type BlsKey } from '../../lib/bls.ts';
-import { deploy, sampleCheckpoint, SIDECHAIN_CHAIN_ID, startL1, type L1 } from './bridge-fixture.ts';
+import { deploy, sampleCheckpoint, SIDECHAIN_CHAIN_ID, startL1, type L1, fakeSource, type FakeSource } from './bridge-fixture.ts';
 
-interface Source {
-  url: string;
-  latest: CheckpointView | null;
-  handovers: Map<number, HandoverView>;
-  server: Server;
-}
-
-async function source(): Promise<Source> {
-  const s: Source = { url: '', latest: null, handovers: new Map(), server: undefined as unknown as Server };
-  s.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const { id, method, params } = JSON.parse(body);
-      let result: unknown = null;
-      if (method === 'pocchain_latestCheckpoint') result = s.latest;
-      if (method === 'pocchain_checkpoint') result = s.latest && s.latest.checkpoint.height === params[0] ? s.latest : null;
-      if (method === 'pocchain_handover') result = s.handovers.get(params[0]) ?? null;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id, result }));
-    });
-  });
-  await new Promise<void>((r) => s.server.listen(0, '127.0.0.1', () => r()));
-  s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
-  return s;
-}
 
 const keysFor = (n: number, seed: string): BlsKey[] => Array.from({ length: n }, (_, i) => blsKeyFromSeed(getBytes(keccak256(toUtf8Bytes(`${seed}-${i}`)))));
 const A = keysFor(4, 'relayer-bls-genesis');
@@ -58,15 +30,15 @@ const set2 = setOf([[A[0]!, 1n], [A[1]!, 1n], [B[0]!, 2n]]);
 let l1: L1;
 let c: Contract;
 let domain: CheckpointDomain;
-let a: Source;
-let b: Source;
+let a: FakeSource;
+let b: FakeSource;
 let relayer: Relayer;
 
 before(async () => {
   l1 = await startL1();
   c = await deploy('CheckpointsBls', l1.signers[0]!, SIDECHAIN_CHAIN_ID, set0.publicKeys, set0.powers);
   domain = { l1ChainId: BigInt(l1.anvil.chainId), checkpoints: await c.getAddress(), sidechainChainId: SIDECHAIN_CHAIN_ID };
-  [a, b] = await Promise.all([source(), source()]);
+  [a, b] = await Promise.all([fakeSource(), fakeSource()]);
   relayer = new Relayer({ sources: [a.url, b.url], l1: l1.provider, signer: l1.signers[1]!, checkpoints: await c.getAddress(), sidechainChainId: SIDECHAIN_CHAIN_ID });
 });
 after(async () => {

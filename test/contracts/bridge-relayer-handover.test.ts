@@ -6,47 +6,19 @@
  * stale; an unknown hand-over is waited for; a source lying about a set is refused.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import type { AddressInfo } from 'node:net';
 import type { Contract, SigningKey } from 'ethers';
 import { Relayer } from '../../bridge/relayer.ts';
 import type { CheckpointView, HandoverView } from '../../bridge/checkpoint-signer.ts';
 import { checkpointDigest, signDigest, sortValidatorSet, validatorSetDigest, type Checkpoint, type CheckpointDomain, type ValidatorSet } from '../../bridge/checkpoint.ts';
-import { addressOf, deployCheckpoints, sampleCheckpoint, startL1, validatorKeys, type L1 } from './bridge-fixture.ts';
+import { addressOf, deployCheckpoints, sampleCheckpoint, startL1, validatorKeys, type L1, fakeSource, type FakeSource } from './bridge-fixture.ts';
 
-interface Source {
-  url: string;
-  latest: CheckpointView | null;
-  handovers: Map<number, HandoverView>;
-  server: Server;
-}
-
-async function source(): Promise<Source> {
-  const s: Source = { url: '', latest: null, handovers: new Map(), server: undefined as unknown as Server };
-  s.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const { id, method, params } = JSON.parse(body);
-      let result: unknown = null;
-      if (method === 'pocchain_latestCheckpoint') result = s.latest;
-      if (method === 'pocchain_checkpoint') result = s.latest && s.latest.checkpoint.height === params[0] ? s.latest : null;
-      if (method === 'pocchain_handover') result = s.handovers.get(params[0]) ?? null;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id, result }));
-    });
-  });
-  await new Promise<void>((r) => s.server.listen(0, '127.0.0.1', () => r()));
-  s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
-  return s;
-}
 
 let l1: L1;
 let c: Contract;
 let domain: CheckpointDomain;
-let a: Source;
-let b: Source;
+let a: FakeSource;
+let b: FakeSource;
 let relayer: Relayer;
 const A = validatorKeys(4, 'genesis');
 const B = validatorKeys(2, 'joiner');
@@ -54,7 +26,7 @@ const B = validatorKeys(2, 'joiner');
 before(async () => {
   l1 = await startL1();
   ({ checkpoints: c, domain } = await deployCheckpoints(l1, A, [1n, 1n, 1n, 1n]));
-  [a, b] = await Promise.all([source(), source()]);
+  [a, b] = await Promise.all([fakeSource(), fakeSource()]);
   relayer = new Relayer({ sources: [a.url, b.url], l1: l1.provider, signer: l1.signers[1]!, checkpoints: await c.getAddress(), sidechainChainId: domain.sidechainChainId });
 });
 after(async () => {
