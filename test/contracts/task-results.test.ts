@@ -16,6 +16,7 @@ import { loadArtifact } from '../../contracts/artifacts.ts';
 import { checkpointDigest, selectQuorum, type Checkpoint, type CheckpointDomain, type ValidatorSet } from '../../bridge/checkpoint.ts';
 import { HUB_TASKS_SLOT, TASK_RESULT_WORD, TASK_STATUS_WORD, taskSlots } from '../../bridge/task-proof.ts';
 import { HUB_ADDRESS, TaskStatus } from '../../consensus/poc/index.ts';
+import { checkpointScheme, l1CheckpointAt, latestL1Height } from '../../bridge/l1-checkpoints.ts';
 import { deploy, deployCheckpoints, expectRevert, signAll, SIDECHAIN_CHAIN_ID, startL1, validatorKeys, type L1 } from './bridge-fixture.ts';
 
 let l1: L1;
@@ -133,6 +134,16 @@ test('a proof against another checkpoint\'s root is refused', async () => {
   assert.equal(h, BigInt(height + 100));
 });
 
+test('a prover finds the roots of an L1 checkpoint in its CheckpointAccepted event (what task prove and bridge release pass)', async () => {
+  const at = await cps.getAddress();
+  assert.equal(await checkpointScheme(l1.provider, at), 'ecdsa');
+  assert.equal(await latestL1Height(l1.provider, at), height);
+  assert.deepEqual(await l1CheckpointAt(l1.provider, at, height), cpAt(height));
+  assert.deepEqual(await l1CheckpointAt(l1.provider, at, oldHeight), cpAt(oldHeight));
+  assert.equal(await l1CheckpointAt(l1.provider, at, height + 1), null);
+  assert.equal(await l1CheckpointAt(l1.provider, at, 0), null);
+});
+
 test('roots L1 did not accept at that height are refused before any proof step', async () => {
   const cp = cpAt(height);
   const old = cpAt(oldHeight);
@@ -153,6 +164,9 @@ test('the same verifier over CheckpointsBls: proven against an aggregate-signed 
   const keyAt = bset.members.map((m) => blsKeys.find((k) => Buffer.compare(Buffer.from(k.publicKey), Buffer.from(m.publicKey)) === 0)!);
   const agg = aggregateForSubmission(bset, d, new Map([0, 1, 2].map((i) => [i, blsSign(keyAt[i]!.secretKey, getBytes(d))] as const)));
   await (await bcps.getFunction('submitCheckpoint').send(tuple(cp), agg.signers, agg.signature)).wait();
+  assert.equal(await checkpointScheme(l1.provider, await bcps.getAddress()), 'bls');
+  assert.deepEqual(await l1CheckpointAt(l1.provider, await bcps.getAddress(), height), cp, 'the roots from the BLS contract\'s event');
+  assert.equal(await l1CheckpointAt(l1.provider, await bcps.getAddress(), oldHeight), null);
   const v = await deploy('TaskResults', l1.signers[0]!, await bcps.getAddress(), HUB_ADDRESS);
   assert.equal(await v.getFunction('verify')(...call(1n, R1, height, p1)), true);
   await expectRevert(v, 'verify', call(1n, R1, { ...cp, stateRoot: cpAt(oldHeight).stateRoot }, await proofOf(1n, oldHeight)), 'UnknownCheckpoint');
