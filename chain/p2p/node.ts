@@ -100,6 +100,8 @@ export interface P2PStats {
   requestsFailed: number;
   penalties: number;
   bans: number;
+  /** connections hung up because gossipsub had no stream to send on (see #checkGossipStreams) */
+  gossipStreamResets: number;
 }
 
 export interface P2PNodeEvents {
@@ -136,6 +138,9 @@ const P2P_CODE = 421; // multiaddr protocol code of /p2p
 const GOSSIP_SLICE_MS = 10;
 /** Most gossip messages waiting for their handler; beyond, new ones are dropped (ignored). */
 const MAX_GOSSIP_INBOX = 20_000;
+/** how often connections are checked for a missing gossip stream, and how long one may lack it */
+const GOSSIP_STREAM_CHECK_MS = 5_000;
+const GOSSIP_STREAM_GRACE_MS = 15_000;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -172,11 +177,14 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
   #inbox: (() => void)[] = [];
   #inboxHead = 0;
   #draining = false;
-  readonly #stats: P2PStats = { gossipAccepted: 0, gossipIgnored: 0, gossipRejected: 0, gossipOversized: 0, requestsServed: 0, requestsFailed: 0, penalties: 0, bans: 0 };
+  readonly #stats: P2PStats = { gossipAccepted: 0, gossipIgnored: 0, gossipRejected: 0, gossipOversized: 0, requestsServed: 0, requestsFailed: 0, penalties: 0, bans: 0, gossipStreamResets: 0 };
   #node?: Libp2p<Services>;
   #peerId?: string;
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   #pruneTimer?: NodeJS.Timeout;
+  #streamTimer?: NodeJS.Timeout;
+  /** connected peers gossipsub has no outbound stream to, and since when (ms) */
+  readonly #noStream = new Map<string, number>();
   #externalSignal?: AbortSignal;
 
   constructor(opts: P2PNodeOptions) {
@@ -225,6 +233,8 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     }
     this.#pruneTimer = setInterval(() => this.#penalties.prune(this.#now()), 60_000);
     this.#pruneTimer.unref();
+    this.#streamTimer = setInterval(() => this.#checkGossipStreams(), GOSSIP_STREAM_CHECK_MS);
+    this.#streamTimer.unref();
     this.#externalSignal?.addEventListener('abort', () => void this.stop(), { once: true });
     const signal = this.#externalSignal;
     if (signal !== undefined && signal.aborted) void this.stop();
@@ -239,6 +249,7 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
     this.#abort.abort(p2pError('P2P_STOPPED', 'p2p node stopped'));
     for (const b of this.#bootstrap.values()) clearTimeout(b.timer);
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#streamTimer);
     if (wasRunning && this.#node !== undefined) await this.#node.stop();
     this.#log.info('p2p stopped');
   }
@@ -590,6 +601,34 @@ export class P2PNode extends EventEmitter<P2PNodeEvents> {
 
   #isDenied(peer: string): boolean {
     return this.#blocked.has(peer) || this.#penalties.isBanned(peer, this.#now());
+  }
+
+  /**
+   * gossipsub opens its outbound stream to a peer once, when the peer connects (or opens one to
+   * us); if that fails (a negotiation that timed out on a loaded host, an identify that never
+   * completed) it never tries again, and every publish to that peer is dropped without a word
+   * while the connection stays up. Seen in CI: a peer connected for a minute, told of our
+   * subscriptions, and not one of its messages arrived. A connection in that state for
+   * GOSSIP_STREAM_GRACE_MS is hung up, so that it is dialled again with fresh streams.
+   */
+  #checkGossipStreams(): void {
+    if (this.#state !== 'running') return;
+    const outbound = (this.#pubsub() as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound;
+    if (!(outbound instanceof Map)) return;
+    const now = this.#now();
+    const connected = new Set(this.peers());
+    for (const id of this.#noStream.keys()) if (!connected.has(id) || outbound.has(id)) this.#noStream.delete(id);
+    for (const id of connected) {
+      if (outbound.has(id)) continue;
+      const since = this.#noStream.get(id);
+      if (since === undefined) this.#noStream.set(id, now);
+      else if (now - since >= GOSSIP_STREAM_GRACE_MS) {
+        this.#noStream.delete(id);
+        this.#stats.gossipStreamResets++;
+        this.#log.warn({ peer: id }, 'connected without a gossip stream: hanging up to dial again');
+        void this.#hangUp(id);
+      }
+    }
   }
 
   async #hangUp(peer: string): Promise<void> {

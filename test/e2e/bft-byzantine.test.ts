@@ -64,7 +64,7 @@ describe('byzantine validator and rogue peer', { timeout: 600_000 }, () => {
       // of its own, and a publish before it exists is dropped silently (the likely cause of CI's
       // timeouts here). Hence the rounds below.
       for (const topic of ['consensus', 'tx']) {
-        await waitFor(`rogue sees node0 on ${topic}`, async () => ((await rogue.call<string[]>('topicPeers', { topic })).includes(info.peerId)), 30_000);
+        await waitFor(`rogue sees node0 on ${topic}`, async () => ((await rogue.call<string[]>('topicPeers', { topic })).includes(info.peerId)), 45_000); // a missing stream is reset after 15-20 s
       }
       const h0 = await net.height(0);
       // each round: two malformed consensus messages and one malformed tx batch (invalid-gossip,
@@ -85,6 +85,11 @@ describe('byzantine validator and rogue peer', { timeout: 600_000 }, () => {
       }, 60_000, 1000).catch(async (err: Error) => {
         throw new Error(`${err.message} after ${rounds} rounds; node0 p2p ${JSON.stringify((await nodeInfo()).p2pStats)}; rogue ${JSON.stringify(await rogue.call('info'))}`);
       });
+      // CI run 6: the rogue saw node0's subscriptions, yet none of 47 rounds reached node0 (its
+      // own outbound gossip stream was never opened). Since then a node hangs up a connection
+      // that lacks one (chain/p2p/node.ts #checkGossipStreams) and dials again; printed when it did
+      const resets = (await rogue.call<any>('info')).stats.gossipStreamResets;
+      if (resets > 0) console.log(`# the rogue reconnected ${resets} time(s) for a missing gossip stream`);
       const stats = (await rpc(net.nodes[0]!.url, 'pocchain_nodeInfo')).p2pStats;
       assert.ok(stats.gossipRejected >= 3, `malformed messages rejected (${stats.gossipRejected})`);
       assert.ok(stats.gossipOversized >= 1, `oversized message dropped (${stats.gossipOversized})`);
