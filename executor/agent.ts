@@ -387,8 +387,9 @@ export class ExecutorAgent {
   }
 
   /**
-   * The chain state #run read, handed to the #commit that follows it at once: reading it again
-   * would cost a round trip inside the one block a contribution has to reach the next proposer
+   * The chain state #run read, handed to the #commit that follows it at once (and the state the
+   * contribution's receipt shows, when it reached the consensus, handed to #reveal): reading it
+   * again would cost a round trip inside the one block each step has to reach the next proposer
    * (the Hub checks everything again anyway). Taken once; a retry or a restart reads afresh.
    */
   readonly #fresh = new Map<string, ChainState>();
@@ -456,6 +457,11 @@ export class ExecutorAgent {
     try {
       const rc = await this.#send('contribute', [BigInt(id), rh, seal]);
       this.#countTx('contribute', rc.gasUsed);
+      // our contribution reached the consensus on our hash: the receipt says all #reveal needs
+      const reached = rc.logs.filter((l) => l.topics[0] === CONSENSUS_REACHED).map((l) => hubIface.parseLog(l)!).find((e) => String(e.args.taskId) === id);
+      if (reached && reached.args.resultHash === rh) {
+        this.#fresh.set(id, { t: { status: TaskStatus.Revealing, consensusHash: rh, revealDeadline: reached.args.revealDeadline }, a: { status: AssignmentStatus.Contributed, resultHash: rh }, head: rc.blockNumber });
+      }
       await this.journal.committed(id, rc.hash);
       this.metrics.tasks.inc({ step: 'committed' });
       this.#log.info({ task: id, resultHash: rh, tx: rc.hash }, 'contribution committed');
@@ -473,7 +479,9 @@ export class ExecutorAgent {
   async #reveal(r: TaskRecord): Promise<void> {
     const id = r.taskId;
     if (this.#o.testBehaviour === 'no-reveal') return; // TEST ONLY: withholds its reveal
-    const { t, a, head } = await this.#chainState(id);
+    const fresh = this.#fresh.get(id);
+    this.#fresh.delete(id);
+    const { t, a, head } = fresh ?? (await this.#chainState(id));
     if (Number(a.status) === AssignmentStatus.Revealed) {
       await this.journal.revealed(id, (await this.#findTx(REVEALED, id)) ?? 'unknown');
       this.metrics.tasks.inc({ step: 'revealed' });
