@@ -8,14 +8,19 @@
  * 2. a failed task's requester and a paid app owner see their Hub credit and withdraw it, with
  *    exact balances checked against the chain;
  * 3. the shared options from the environment and the manifest, and the one --json error shape
- *    (bad key, unreachable RPC, reverted transaction, usage error).
+ *    (bad key, unreachable RPC, reverted transaction, usage error);
+ * 4. a bag of 200 tasks from the CLI: every result correct and collected, no assignment expired,
+ *    every executor paid at least its ask.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { JsonRpcProvider, keccak256, parseEther } from 'ethers';
+import { Contract, JsonRpcProvider, Wallet, keccak256, parseEther } from 'ethers';
+import { hubIface } from '../../executor/hub-client.ts';
+import { HUB_ADDRESS } from '../../consensus/poc/params.ts';
 import { CLI, NODE, ROOT, tempDir } from '../helpers/proc.ts';
 import { alive, ctrlC, devnetPortArgs, manifestPids, spawnGroup, userEnv, waitStatus, type DevnetRun } from '../helpers/devnet.ts';
 import { ensureExamples, WASM } from '../fixtures/poc-net.ts';
@@ -23,11 +28,14 @@ import { devAccounts } from '../../lib/keys.ts';
 import { freePort } from '../../lib/anvil.ts';
 
 const KEYS = devAccounts(10);
-/** Accounts 1-4 are free for the user in a devnet (0 deployer, 5-7 executors, 9 relayer). */
+/** Accounts 1-4 are free for the user in a devnet (0 deployer, 5-7 executors, 9 relayer); 8 requests the bag. */
 const README_KEY = KEYS[1]!;
 const OWNER = KEYS[2]!;
 const FAILED_REQUESTER = KEYS[3]!;
 const PAYING_REQUESTER = KEYS[4]!;
+const BAG_REQUESTER = KEYS[8]!;
+/** the first devnet executor (accounts 5-7) */
+const EXECUTOR = KEYS[5]!;
 
 let dir = '';
 let run: DevnetRun;
@@ -234,4 +242,82 @@ test('shared options: environment and manifest defaults, flag > env > manifest; 
   const usage = await cli(['task', 'show', '--json']);
   assert.equal(usage.code, 1);
   assert.equal(usage.json.error.code, 'USAGE');
+});
+
+test('a bag of 200 tasks from the CLI: every result correct and collected, no assignment expired, executors paid at least their asks', async () => {
+  const sc = new JsonRpcProvider(manifest.nodes[0].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  try {
+    // hashchain in category 1 (T = 20 blocks: contributions until created + 140), so that a job of
+    // 64 tasks has room to spare on a loaded host; the CLI paces the jobs (one at a time by default)
+    const app = keccak256(readFileSync(WASM('hashchain')));
+    const pub = await cli(['app', 'publish', WASM('hashchain'), '--category', '1', '--json'], { POCCHAIN_KEY: OWNER.privateKey });
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.equal(pub.json.category, 1);
+    // one executor asks 0.004 per replica in category 1: with 2 replicas and 0.01 of escrow per
+    // task, each replica's reward is 0.005, so it still fits and must get at least its ask (its
+    // agent runs on meanwhile: the CLI and the agent share the key, as an operator's would)
+    const hubAsExecutor = new Contract(HUB_ADDRESS, hubIface, new Wallet(EXECUTOR.privateKey, sc));
+    const [asks, capacity] = (await hubAsExecutor.offerOf(EXECUTOR.address)) as [bigint[], bigint];
+    const ask = parseEther('0.004');
+    assert.equal((await (await hubAsExecutor.setOffer([asks[0]!, ask, asks[2]!, asks[3]!], capacity > 0n ? capacity : 8n)).wait())!.status, 1);
+
+    const work = tempDir('pocchain-bag-');
+    const inputs = Array.from({ length: 200 }, (_, i) => String(i + 1));
+    writeFileSync(join(work, 'inputs.txt'), inputs.join('\n') + '\n');
+    const from = await sc.getBlockNumber();
+    const r = await cli(['task', 'submit', '--app', app, '--inputs-file', join(work, 'inputs.txt'), '--replicas', '2..2', '--trust', '3', '--price', '0.01', '--out', join(work, 'results'), '--json'], { POCCHAIN_KEY: BAG_REQUESTER.privateKey });
+    assert.equal(r.code, 0, `bag failed:\n${r.stdout}\n${r.stderr}`);
+    assert.equal(r.json.tasks, 200);
+    assert.equal(r.json.jobs.length, 4, 'jobs of 64, 64, 64 and 8 tasks');
+    assert.equal(r.json.completed, 200);
+    assert.equal(r.json.failed, 0);
+    assert.equal(r.json.collected, 200);
+    // every result is sha256 applied N times to 32 zero bytes, written in input order
+    const files = readdirSync(join(work, 'results')).filter((f) => f.endsWith('.out')).sort();
+    assert.equal(files.length, 200);
+    let h = Buffer.alloc(32);
+    files.forEach((f, i) => {
+      h = createHash('sha256').update(h).digest();
+      assert.equal(readFileSync(join(work, 'results', f), 'utf8'), h.toString('hex') + '\n', `${f}: hashchain(${inputs[i]})`);
+    });
+    const summary = JSON.parse(readFileSync(join(work, 'results', 'results.json'), 'utf8'));
+    assert.equal(summary.tasks.filter((t: any) => t.status === 'completed').length, 200);
+
+    // what the chain says about the bag's 200 tasks
+    const ids = new Set<bigint>();
+    for (const j of r.json.jobs) for (let k = 0; k < j.count; k++) ids.add(BigInt(j.firstTaskId) + BigInt(k));
+    const logs = (await sc.getLogs({ address: HUB_ADDRESS, fromBlock: from, toBlock: await sc.getBlockNumber() }))
+      .map((l) => ({ ev: hubIface.parseLog(l)!, block: l.blockNumber }))
+      .filter((l) => l.ev && ids.has(l.ev.args.taskId as bigint));
+    const named = (n: string) => logs.filter((l) => l.ev.name === n).map((l) => l.ev);
+    assert.deepEqual(named('Slashed'), [], 'no executor was penalised: no assignment expired, no wrong result');
+    assert.equal(named('Declined').length, 0);
+    assert.equal(named('TaskFinalized').length, 200);
+    // paced: each job was requested once every task of the one before had settled
+    const finalizedIn = new Map(logs.filter((l) => l.ev.name === 'TaskFinalized').map((l) => [l.ev.args.taskId as bigint, l.block]));
+    for (let k = 1; k < r.json.jobs.length; k++) {
+      const prev = r.json.jobs[k - 1];
+      const last = Math.max(...Array.from({ length: prev.count }, (_, i) => finalizedIn.get(BigInt(prev.firstTaskId) + BigInt(i))!));
+      assert.ok(r.json.jobs[k].block >= last, `job ${k + 1} requested in block ${r.json.jobs[k].block}, before job ${k} settled (block ${last})`);
+    }
+    // each task's 2 replicas revealed and were paid (a dust remainder may go to the first as a second Paid)
+    const reward = new Map<string, bigint>();
+    for (const l of named('Paid').filter((l) => Number(l.args.kind) === 0)) {
+      const k = `${l.args.taskId}:${l.args.to}`;
+      reward.set(k, (reward.get(k) ?? 0n) + (l.args.amount as bigint));
+    }
+    assert.equal(named('Revealed').length, 400);
+    assert.equal(reward.size, 400, 'two paid executors per task');
+    const askOf = new Map<string, bigint>();
+    for (const k of reward.keys()) {
+      const to = k.split(':')[1]!;
+      if (!askOf.has(to)) askOf.set(to, ((await hubAsExecutor.offerOf(to)) as [bigint[]])[0][0]!);
+    }
+    for (const [k, amount] of reward) assert.ok(amount >= askOf.get(k.split(':')[1]!)!, `${k}: paid ${amount} < ask`);
+    const byAsker = [...reward.keys()].filter((k) => k.endsWith(`:${EXECUTOR.address}`)).length;
+    assert.ok(byAsker > 0, 'the executor with an ask ran some of the bag');
+    if (!process.env.POCCHAIN_KEEP_TEST_DIRS) rmSync(work, { recursive: true, force: true });
+  } finally {
+    sc.destroy();
+  }
 });
