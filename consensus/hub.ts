@@ -110,7 +110,7 @@ export interface SystemGas {
  * ctx.call returns only the return data; the gas of the top-level message is read from the EVM's
  * message events around the call (nested CALLs also emit them, hence the depth stack).
  */
-async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): Promise<{ gas: bigint }> {
+async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): Promise<bigint> {
   const events = (ctx.vm.evm as unknown as { events?: { on: Function; off: Function } }).events;
   const depths: number[] = [];
   let gas = 0n;
@@ -122,7 +122,7 @@ async function meteredCall(ctx: SystemContext, to: Address, data: Uint8Array): P
   events?.on('afterMessage', onAfter);
   try {
     await ctx.call(to, data, { allowRevert: true });
-    return { gas };
+    return gas;
   } finally {
     events?.off('beforeMessage', onBefore);
     events?.off('afterMessage', onAfter);
@@ -137,7 +137,7 @@ export function hubSteps(onGas?: (block: bigint, g: SystemGas) => void): SystemO
   const hub = new Address(hexToBytes(HUB_ADDRESS));
   let pending = 0n;
   // a revert leaves a SystemCallReverted log, which the node logs and counts at commit
-  const run = async (ctx: SystemContext, data: string): Promise<bigint> => (await meteredCall(ctx, hub, hexToBytes(data as `0x${string}`))).gas;
+  const run = async (ctx: SystemContext, data: string): Promise<bigint> => meteredCall(ctx, hub, hexToBytes(data as `0x${string}`));
   return {
     async schedule(ctx) {
       const randomness = BigInt(bytesToHex(ctx.block.header.mixHash));

@@ -394,6 +394,12 @@ export class ExecutorAgent {
    */
   readonly #fresh = new Map<string, ChainState>();
 
+  #takeFresh(id: string): ChainState | undefined {
+    const st = this.#fresh.get(id);
+    this.#fresh.delete(id);
+    return st;
+  }
+
   /** assigned → ran (or abandoned): fetch, verify, run in the sandbox, journal the result. */
   async #run(r: TaskRecord): Promise<void> {
     const id = r.taskId;
@@ -440,9 +446,7 @@ export class ExecutorAgent {
   /** ran → committed: read the chain first (a commit may have landed before a crash), then contribute. */
   async #commit(r: TaskRecord): Promise<void> {
     const id = r.taskId;
-    const fresh = this.#fresh.get(id);
-    this.#fresh.delete(id);
-    const { t, a, head } = fresh ?? (await this.#chainState(id));
+    const { t, a, head } = this.#takeFresh(id) ?? (await this.#chainState(id));
     if (Number(a.status) >= AssignmentStatus.Contributed) {
       const tx = await this.#findTx(CONTRIBUTED, id);
       await this.journal.committed(id, tx ?? 'unknown');
@@ -479,9 +483,7 @@ export class ExecutorAgent {
   async #reveal(r: TaskRecord): Promise<void> {
     const id = r.taskId;
     if (this.#o.testBehaviour === 'no-reveal') return; // TEST ONLY: withholds its reveal
-    const fresh = this.#fresh.get(id);
-    this.#fresh.delete(id);
-    const { t, a, head } = fresh ?? (await this.#chainState(id));
+    const { t, a, head } = this.#takeFresh(id) ?? (await this.#chainState(id));
     if (Number(a.status) === AssignmentStatus.Revealed) {
       await this.journal.revealed(id, (await this.#findTx(REVEALED, id)) ?? 'unknown');
       this.metrics.tasks.inc({ step: 'revealed' });
