@@ -152,6 +152,7 @@ export class PocNode {
         }
       : undefined;
     let node: PocNode | undefined;
+    let consensusUp = false;
     api = createEthApi({ chain, pool, calls, ...(o.rpc.gasCap !== undefined ? { rpcGasCap: o.rpc.gasCap } : {}), ...(devSigner ? { devSigner } : {}), syncing: () => {
       const b = node?.bft?.status();
       return b && b.syncing ? { startingBlock: 0n, currentBlock: chain.head.header.number, highestBlock: BigInt(Math.max(b.height - 1, Number(chain.head.header.number))) } : false;
@@ -165,7 +166,8 @@ export class PocNode {
         headHash: '0x' + Buffer.from(chain.head.hash()).toString('hex'),
         peers: node?.p2p?.peerCount ?? 0,
         pendingTxs: pool.size,
-        consensus: node?.bft ? node.bft.status() : { mode: 'solo' },
+        // the RPC answers before p2p and consensus have started: say so rather than guess
+        consensus: consensusUp && node?.bft ? node.bft.status() : { starting: true },
       }),
       pocchain_nodeInfo: () => ({ peerId: node?.p2p?.peerId ?? null, p2p: node?.p2p?.multiaddrs() ?? [], peers: node?.p2p?.peers() ?? [], banned: node?.p2p?.bannedPeers() ?? [], p2pStats: node?.p2p?.stats() ?? null, rpcPort: rpc.port }),
       // the set that signs a height: index order is the order of commit signers and evidence indices
@@ -279,6 +281,7 @@ export class PocNode {
       const validatorIndex = o.genesis.validators.findIndex((v) => v.pubKey.replace(/^0x/, '').toLowerCase() === myPub);
       for (const p of plugins) await p.start?.({ chain, pool, p2p: node.p2p, logger: logger.child({ plugin: p.name }), metrics, datadir: dirname(o.datadir), validatorIndex, validatorSetAt: async (h) => (await sets.load(h)).members, validatorEpochLength: sets.epochLength });
       await node.bft.start();
+      consensusUp = true;
     } catch (e) {
       await node.stop();
       throw e;
