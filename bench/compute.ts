@@ -8,10 +8,10 @@
  *   TaskFinalized over RPC, and blocks from the request's block to the finalizing block.
  * - burst N (100 and 1,000): N requestTask transactions sent at once from 25 funded senders (a sender
  *   may run at most 64 nonces ahead in the pool); tasks/min = N / (last finalized − first sent).
- * - bag N (1,000): Hub.requestTasks, one transaction per MAX_BAG (256) inputs, as `pocchain task
- *   submit --inputs-file` sends them, but signed here with a fixed gas limit (the CLI's gas
- *   estimation of a second bag failed on the loaded devnet, see docs/compute.md); timed from the
- *   first send to the last TaskFinalized.
+ * - bag N (1,000): the real `pocchain task submit --inputs-file FILE --out DIR` with the CLI's
+ *   defaults (jobs of 64 tasks, the next job requested when the previous ones settled, every result
+ *   written to DIR), timed from the command's start to the last TaskFinalized; its latency is
+ *   from the command's start too (the jobs are paced), its blocks from each job's request block.
  * - gas per task: the request (requestTask / requestTasks receipts) + every executor transaction of
  *   the run (contribute, reveal; withdraws are off on the devnet only if nobody asks: they are
  *   counted too) + the Hub's system calls (schedule + finalize) of every block of the run, read
@@ -32,10 +32,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { Transaction, Wallet, parseEther, parseUnits, ZeroHash, ZeroAddress } from 'ethers';
+import { Transaction, Wallet, formatEther, parseEther, parseUnits, ZeroHash, ZeroAddress } from 'ethers';
 import { devAccounts } from '../lib/keys.ts';
 import { hubIface } from '../executor/hub-client.ts';
-import { HUB_ADDRESS, MAX_BAG } from '../consensus/poc/index.ts';
+import { HUB_ADDRESS } from '../consensus/poc/index.ts';
 import { parseStatusLine } from '../devnet/status.ts';
 import { ensureExamples, WASM } from '../test/fixtures/poc-net.ts';
 import { CLI, NODE, ROOT, tempDir, waitFor } from '../test/helpers/proc.ts';
@@ -155,6 +155,14 @@ interface Phase {
   stageBlocks: Record<string, number[]>;
 }
 
+/** What a phase sent: request tx hashes and send times, now or (a command still running) later. */
+interface Submitted {
+  hashes: string[];
+  sentAt: number[];
+  t0: number;
+  later?: Promise<{ hashes: string[]; sentAt: number[] }>;
+}
+
 const STAGES = ['TaskAssigned', 'Contributed', 'ConsensusReached', 'Revealed', 'TaskFinalized'] as const;
 
 async function main() {
@@ -243,13 +251,14 @@ async function main() {
      * One phase: `submit` sends the requests and returns, per request tx, its hash and send time;
      * figures come from the receipts (TaskRequested gives the ids) and the TaskFinalized logs.
      */
-    const phase = async (name: string, count: number, submit: () => Promise<{ hashes: string[]; sentAt: number[]; t0: number }>): Promise<Phase> => {
+    const phase = async (name: string, count: number, submit: () => Promise<Submitted>): Promise<Phase> => {
       say(`${name}: ${count} task(s)`);
       const before = Number(hubIface.decodeFunctionResult('taskCount', await rpcCall(url, 'eth_call', [{ to: HUB_ADDRESS, data: hubIface.encodeFunctionData('taskCount') }, 'latest']))[0]);
       const startBlock = Number(await rpcCall(url, 'eth_blockNumber'));
       const c0 = cpuNow();
-      const sub = await submit();
+      const first = await submit();
       const { done, why } = await track(before, count, startBlock + 1);
+      const sub = first.later ? { ...first, ...(await first.later) } : first;
       const c1 = cpuNow();
       const endBlock = Number(await rpcCall(url, 'eth_blockNumber'));
       // where the blocks go: last event of each stage per task, relative to its request's block
@@ -357,24 +366,23 @@ async function main() {
     if (BURSTS.length) await burst(BURSTS[0]!);
     // a phase that did not finish leaves tasks on the Hub: a next phase would measure them too
     if (BAG > 0 && phases.every((p) => p.finished)) {
-      const file = join(tempDir('pocchain-bench-bag-'), 'inputs.txt');
+      const work = tempDir('pocchain-bench-bag-');
+      const file = join(work, 'inputs.txt');
       writeFileSync(file, Array.from({ length: BAG }, (_, k) => `bag input ${k}`).join('\n') + '\n');
-      // Hub.requestTasks, one tx per MAX_BAG inputs, as `pocchain task submit --inputs-file` sends
-      // them, but with a fixed gas limit: the CLI's gas estimation of the second bag fails on a
-      // loaded devnet ('missing revert data', docs/compute.md), which is a CLI figure, not the chain's
+      // exactly what a requester runs: the CLI with its defaults (jobs of --bag-size, paced by
+      // --max-in-flight, every result collected into --out); timed from the command's start
       const bag = await phase(`bag ${BAG}`, BAG, async () => {
-        const w = new Wallet(dev[1]!.privateKey);
-        let nonce = Number(await rpcCall(url, 'eth_getTransactionCount', [w.address, 'pending']));
-        const raws: string[] = [];
-        for (let i = 0; i < BAG; i += MAX_BAG) {
-          const inputs = Array.from({ length: Math.min(MAX_BAG, BAG - i) }, (_, k) => new TextEncoder().encode(`bag input ${i + k}`));
-          const data = hubIface.encodeFunctionData('requestTasks', [[app, ZeroHash, 5, 3, 3, 0, ZeroAddress, 0], inputs]);
-          raws.push(await w.signTransaction(Transaction.from({ type: 2, chainId, nonce: nonce++, to: HUB_ADDRESS, data, value: ESCROW * BigInt(inputs.length), gasLimit: 29_000_000n, ...fee })));
-        }
         const t0 = performance.now();
-        const hashes: string[] = [];
-        for (const r of raws) hashes.push(await rpcCall(url, 'eth_sendRawTransaction', [r]));
-        return { hashes, sentAt: hashes.map(() => t0), t0 };
+        const run = cli(['task', 'submit', '--inputs-file', file, '--out', join(work, 'out'), '--app', app, '--trust', '5', '--replicas', '3..3', '--price', formatEther(ESCROW), '--rpc', url, '--json'], dev[1]!.privateKey);
+        const later = run.then((r) => {
+          let jobs: { tx: string }[] = [];
+          try {
+            jobs = JSON.parse(r.stdout).jobs ?? [];
+          } catch {}
+          if (r.code !== 0) say(`bag: the CLI exited ${r.code}: ${(r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+          return { hashes: jobs.map((j) => j.tx), sentAt: jobs.map(() => t0) };
+        });
+        return { hashes: [], sentAt: [], t0, later };
       });
       phases.push(bag);
     }
@@ -406,7 +414,7 @@ function report(phases: Phase[]) {
   console.log(`\ncompute tasks on the devnet (4 validators, 3 executors, L1 + relayer; ${BLOCK_MS} ms blocks; ${CORES} cores): echo, trust 5 (3 of 3 executors agree), category 0\n`);
   console.log(table(rows));
   console.log(`
-latency: request tx sent → TaskFinalized seen over RPC (blocks: request's block → finalizing block)
+latency: request tx sent (bag: the command started) → TaskFinalized seen over RPC (blocks: request's block → finalizing block)
 finalized/min: tasks finalized (completed or failed) / (last finalized − first request sent); completed/min: completed only
 gas/task: request = requestTask or requestTasks; executors = their contribute + reveal (+ any withdraw);
   system = Hub.schedule + Hub.finalize of every block of the phase (pocchain_systemGas) / tasks
