@@ -22,8 +22,7 @@ import { devAccounts, TEST_MNEMONIC } from '../lib/keys.ts';
 import { createTestnet } from '../consensus/testnet.ts';
 import { deployL1 } from '../bridge/l1-deploy.ts';
 import { abiOf } from '../bridge/abi.ts';
-import { HUB_ADDRESS, LOCK_PER_TASK, STAKING_ADDRESS } from '../consensus/poc/index.ts';
-import { DEFAULT_EXECUTOR_STAKE } from '../executor/agent.ts';
+import { HUB_ADDRESS, STAKING_ADDRESS } from '../consensus/poc/index.ts';
 import { BRIDGE_ADDRESS } from '../bridge/deposits-hook.ts';
 import { assertPortsFree, planPorts, type PortBases, type PortPlan } from './ports.ts';
 import { Child, isOurProcess, spawnBinary, spawnPocchain } from './children.ts';
@@ -197,14 +196,10 @@ class Devnet {
     if (this.stopping) return;
     const keys = devAccounts(10);
     this.add(spawnPocchain('relayer', 'relayer', ['relayer', '--rpc', l.validators.map((_, i) => this.rpcUrl(i)).join(','), '--l1-rpc', this.l1Url, '--poll-ms', '1000', '--log-level', o.logLevel], this.p.log('relayer'), { POCCHAIN_KEY: keys[l.relayer.account]!.privateKey }));
-    // each executor takes as many tasks at once as its stake covers (20), not the Hub's default of
-    // 8 for an executor that never declared: with 3 executors and 3-of-3 tasks, 8 capped a bag at
-    // 8 tasks in flight while the executors' CPUs idled between blocks (bench:compute)
-    const capacity = String(DEFAULT_EXECUTOR_STAKE / LOCK_PER_TASK);
     l.executors.forEach((e, k) => {
       const metrics = this.plan.executorMetrics?.[k];
       mkdirSync(abs(this.dir, e.datadir), { recursive: true });
-      this.add(spawnPocchain(e.name, 'executor', ['executor', '--rpc', this.executorRpcs(k).join(','), '--datadir', abs(this.dir, e.datadir), '--capacity', capacity, '--log-level', o.logLevel, ...(metrics ? ['--metrics-port', String(metrics)] : [])], this.p.log(e.name), { POCCHAIN_KEY: keys[e.account]!.privateKey }));
+      this.add(spawnPocchain(e.name, 'executor', ['executor', '--rpc', this.executorRpcs(k).join(','), '--datadir', abs(this.dir, e.datadir), '--log-level', o.logLevel, ...(metrics ? ['--metrics-port', String(metrics)] : [])], this.p.log(e.name), { POCCHAIN_KEY: keys[e.account]!.privateKey }));
     });
     this.writeManifest(true);
   }

@@ -79,8 +79,6 @@ export interface AgentOptions {
 
 export type AgentErrorCode = 'AGENT_CONFIG' | 'AGENT_STAKE' | 'AGENT_OFFER';
 
-/** Stake an agent keeps bonded unless told otherwise: room for 20 open assignments (LOCK_PER_TASK each). */
-export const DEFAULT_EXECUTOR_STAKE = 2n * MIN_EXECUTOR_STAKE;
 const TASK_ASSIGNED = hubIface.getEvent('TaskAssigned')!.topicHash;
 const CONSENSUS_REACHED = hubIface.getEvent('ConsensusReached')!.topicHash;
 const TASK_FINALIZED = hubIface.getEvent('TaskFinalized')!.topicHash;
@@ -143,7 +141,7 @@ export class ExecutorAgent {
       await a.#loadCursor();
       await a.#ensureStake();
       await a.#ensureOffer();
-      a.#log.info({ executor: a.address, node: a.endpoints.current(), stake: String(o.stake ?? DEFAULT_EXECUTOR_STAKE), asks: a.offer!.asks.map(String), capacity: a.offer!.capacity, fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
+      a.#log.info({ executor: a.address, node: a.endpoints.current(), stake: String(o.stake ?? 2n * MIN_EXECUTOR_STAKE), asks: a.offer!.asks.map(String), capacity: a.offer!.capacity, fromBlock: a.#cursor + 1, unfinished: journal.unfinished().length, testBehaviour: o.testBehaviour }, 'executor started');
       a.#unsubscribe = subscribeLogs({
         // an explicit --ws pins the subscription; otherwise it follows the current node
         url: o.wsUrl ?? (() => a.endpoints.currentWs()),
@@ -181,7 +179,7 @@ export class ExecutorAgent {
   // ---------------------------------------------------------------- stake and earnings
 
   async #ensureStake(): Promise<void> {
-    const target = this.#o.stake ?? DEFAULT_EXECUTOR_STAKE;
+    const target = this.#o.stake ?? 2n * MIN_EXECUTOR_STAKE;
     const staking = stakingContract(this.#wallet);
     const have = (await staking.stakeOf(this.address)) as bigint;
     if (have < target) {
