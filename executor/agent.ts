@@ -27,7 +27,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Wallet, ZeroHash, keccak256, zeroPadValue, type Contract, type JsonRpcProvider } from 'ethers';
+import { Wallet, ZeroHash, keccak256, toBeHex, zeroPadValue, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError, isPocError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { HUB_ADDRESS, MIN_EXECUTOR_STAKE, TaskStatus, AssignmentStatus, resultHash, resultSeal } from '../consensus/poc/index.ts';
@@ -530,7 +530,7 @@ export class ExecutorAgent {
   /** Transaction hash of our own Contributed/Revealed log for a task (after a crash). */
   async #findTx(topic: string, id: string): Promise<string | undefined> {
     const block = Number(this.journal.get(id)?.meta.block ?? 0);
-    const logs = await this.#provider.getLogs({ address: HUB_ADDRESS, topics: [topic, zeroPadValue('0x' + BigInt(id).toString(16), 32), zeroPadValue(this.address, 32)], fromBlock: block, toBlock: 'latest' });
+    const logs = await this.#provider.getLogs({ address: HUB_ADDRESS, topics: [topic, toBeHex(BigInt(id), 32), zeroPadValue(this.address, 32)], fromBlock: block, toBlock: 'latest' });
     return logs[0]?.transactionHash;
   }
 }
