@@ -494,6 +494,9 @@ export class ExecutorAgent {
     if (status !== TaskStatus.Revealing) return this.#abandon(id, `task ${statusName(status)} without our reveal`);
     if (a.resultHash !== t.consensusHash) return this.#abandon(id, `lost the vote: our ${a.resultHash} vs consensus ${t.consensusHash}`);
     if (head + 1 > Number(t.revealDeadline)) return this.#abandon(id, `reveal deadline ${t.revealDeadline} passed`);
+    // the bytes go to the node's store before the reveal: the reveal's block can settle the task,
+    // and a requester waiting on it reads the result at once (CI run 10 found none there)
+    await this.#publishResult(r).catch((e) => this.#log.debug({ task: id, err: (e as Error).message }, 'result upload skipped'));
     try {
       const rc = await this.#send('reveal', [BigInt(id), r.digest!]);
       this.#countTx('reveal', rc.gasUsed);
@@ -507,7 +510,6 @@ export class ExecutorAgent {
       if (Number(again.a.status) === AssignmentStatus.Revealed) return this.#reveal(r);
       return this.#abandon(id, `reveal refused: ${e.message}`);
     }
-    await this.#publishResult(r).catch((e) => this.#log.debug({ task: id, err: (e as Error).message }, 'result upload skipped'));
   }
 
   /** Put the result bytes in the node's content store (by digest), so requesters can read them. */
