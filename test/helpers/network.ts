@@ -44,15 +44,11 @@ export class TestNetwork {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     n.child = child;
-    await waitFor(`${n.name} RPC`, async () => {
+    await waitFor(`${n.name} RPC and consensus`, async () => {
       if (child.exitCode !== null) throw new Error(`${n.name} exited with ${child.exitCode}; see ${join(this.dir, n.name + '.log')}`);
-      return rpc(n.url, 'eth_chainId');
-    }, 60_000);
-    // the RPC answers before p2p and consensus are up (status says `starting`): started means both
-    await waitFor(`${n.name} consensus`, async () => {
-      if (child.exitCode !== null) throw new Error(`${n.name} exited with ${child.exitCode}; see ${join(this.dir, n.name + '.log')}`);
+      // the RPC answers before p2p and consensus are up (status says `starting`): started means both
       return (await rpc(n.url, 'pocchain_status')).consensus.starting !== true;
-    }, 60_000);
+    }, 120_000);
   }
 
   async startAll(extra: Record<number, string[]> = {}): Promise<void> {
