@@ -40,8 +40,8 @@ import { Endpoints, FailoverProvider } from './endpoints.ts';
 import { createExecutorMetrics, type ExecutorMetrics } from './metrics.ts';
 
 /** TEST ONLY misbehaviours, to exercise the chain's handling of bad executors. */
-export type TestBehaviour = 'wrong-result' | 'silent' | 'no-reveal';
-export const TEST_BEHAVIOURS: readonly TestBehaviour[] = ['wrong-result', 'silent', 'no-reveal'];
+export type TestBehaviour = 'wrong-result' | 'silent' | 'no-reveal' | 'crash-after-reveal';
+export const TEST_BEHAVIOURS: readonly TestBehaviour[] = ['wrong-result', 'silent', 'no-reveal', 'crash-after-reveal'];
 
 /** What a `wrong-result` executor returns instead of running the workload: the same for all, so liars collude. */
 export const WRONG_RESULT = new TextEncoder().encode('wrong result\n');
@@ -499,6 +499,9 @@ export class ExecutorAgent {
     await this.#publishResult(r).catch((e) => this.#log.debug({ task: id, err: (e as Error).message }, 'result upload skipped'));
     try {
       const rc = await this.#send('reveal', [BigInt(id), r.digest!]);
+      // TEST ONLY: dies between the reveal's receipt and its journal entry, the instant after which
+      // a restart must find the reveal on chain instead of sending it again
+      if (this.#o.testBehaviour === 'crash-after-reveal') process.kill(process.pid, 'SIGKILL');
       this.#countTx('reveal', rc.gasUsed);
       await this.journal.revealed(id, rc.hash);
       this.metrics.tasks.inc({ step: 'revealed' });

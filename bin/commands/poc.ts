@@ -76,7 +76,7 @@ function executorCommand(program: Command): void {
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
     .option('--withdraw-every <seconds>', 'withdraw earnings this often (0 = never)', '30')
     .option('--scan-interval <ms>', 'catch-up scan interval', '1000')
-    .addOption(new Option('--test-behaviour <mode>', 'TEST ONLY: wrong-result | silent | no-reveal').hideHelp());
+    .addOption(new Option('--test-behaviour <mode>', 'TEST ONLY: wrong-result | silent | no-reveal | crash-after-reveal').hideHelp());
   example(common(c, { key: 'executor', log: true }), 'pocchain executor --key-file exec.key --datadir ./exec --stake 2 --rpc http://127.0.0.1:8545,http://127.0.0.1:8546', 'pocchain executor --key-file exec.key --datadir ./exec --ask 0.001 --ask 3:0.01 --capacity 4');
   c.action(
     action(async (o: Opts) => {
