@@ -465,7 +465,7 @@ export class MarketModel {
     let pool: Pool | null = null;
     for (let i = 0; i < scan; i++) {
       const t = this.tasks.get(this.open[(cursor + i) % n]!)!;
-      const needs = t.status === TaskStatus.Active && block < t.contributionDeadline &&
+      const needs = t.status === TaskStatus.Active && block + ASSIGN_T * categoryTime(t.category) <= t.contributionDeadline &&
         (t.roundOpen === 0 || block > t.roundExpiry) && t.assignees.length < t.maxReplicas;
       if (!needs) continue;
       if (!pool) {
@@ -493,8 +493,7 @@ export class MarketModel {
     const assigned = t.assignees.length;
     const mustHave = t.minReplicas > assigned ? t.minReplicas - assigned : 1;
     const room = t.maxReplicas - assigned;
-    let expiry = block + ASSIGN_T * categoryTime(t.category);
-    if (expiry > t.contributionDeadline) expiry = t.contributionDeadline;
+    const expiry = block + ASSIGN_T * categoryTime(t.category); // ≤ contributionDeadline (schedule)
     const seed = taskSeed(randomness, t.id);
     let product = 1n;
     let count = 0;

@@ -983,7 +983,9 @@ contract Hub {
     function _needsAssignment(Task storage t) private view returns (bool) {
         if (t.status != STATUS_ACTIVE || (t.roundOpen != 0 && block.number <= t.roundExpiry)) return false;
         Job storage j = jobs[t.job];
-        return block.number < j.contributionDeadline && t.assignedCount < j.maxReplicas;
+        // an assignment always gets its whole window of 2T: one drawn closer to the contribution
+        // deadline could not be met and would cost its executor EXPIRY_PENALTY for the queue's delay
+        return block.number + ASSIGN_T * categoryTime(j.category) <= j.contributionDeadline && t.assignedCount < j.maxReplicas;
     }
 
     /// Draws executors one by one until, if all of them agreed with the heaviest group, the task
@@ -1016,8 +1018,7 @@ contract Hub {
         uint256 bound = (t.groups + 1 - t.bestGroup) * (trust - 1);
         uint256 mustHave = j.minReplicas > t.assignedCount ? j.minReplicas - t.assignedCount : 1;
         uint256 room = j.maxReplicas - t.assignedCount;
-        uint256 expiry = block.number + ASSIGN_T * categoryTime(j.category);
-        if (expiry > j.contributionDeadline) expiry = j.contributionDeadline;
+        uint256 expiry = block.number + ASSIGN_T * categoryTime(j.category); // ≤ contributionDeadline (_needsAssignment)
         bytes32 seed = keccak256(abi.encode(randomness, taskId));
         uint256 product = 1;
         uint256 count;

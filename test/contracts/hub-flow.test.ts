@@ -202,6 +202,43 @@ test('no executor answers: the requester gets everything back, plus the silent e
   assert.equal((await f.revertOf(owner, HUB_ADDRESS, f.hub.encodeFunctionData('claim', [id])))?.name, 'TaskClosed');
 });
 
+test('a task that waited in the queue gets a whole assignment window or nobody: never one its executors cannot meet and are penalised for', async () => {
+  const snap = await f.snapshot();
+  const app = '0x' + 'a4'.repeat(32);
+  assert.equal((await f.hubTx(owner, 'registerApp', [app, 0n, 2, 'ipfs://queued'])).status, 1); // T = 60 blocks
+  const setAsk = async (ask: bigint) => {
+    for (const e of executors) assert.equal((await f.hubTx(e, 'setOffer', [[ask, ask, ask, ask], 8n])).status, 1);
+  };
+  await setAsk(ETH); // the task waits: every executor asks more than it pays
+  const escrow = 5n * 10n ** 17n;
+  const id = await request({ app, trust: 2n, value: escrow });
+  assert.equal((await schedule(1n)).get(id), undefined, 'nobody fits yet');
+  await setAsk(0n);
+  const t = (await f.hubView('getTask', [id]))[0];
+  const window = poc.ASSIGN_T * poc.categoryTime(2);
+  const lastStart = BigInt(t.contributionDeadline) - window; // the last block that still gives a whole window
+  await f.mine(lastStart - 1n - (await f.blockNumber())); // the next transaction is mined in block lastStart
+  const atLast = await f.snapshot();
+  const r = await f.system('schedule', [2n]);
+  assert.equal(r.blockNumber, lastStart);
+  const late = f.parseLogs(r).filter((l) => l.name === 'TaskAssigned' && BigInt(l.args[0]) === id);
+  assert.ok(late.length >= 1, 'drawn for in the last block that gives a whole window');
+  for (const l of late) assert.equal(BigInt(l.args[2]), lastStart + window, 'with the whole window, ending at the contribution deadline');
+  await f.revert(atLast);
+  await f.mine(1);
+  const r2 = await f.system('schedule', [2n]);
+  assert.equal(r2.blockNumber, lastStart + 1n);
+  assert.equal(f.parseLogs(r2).filter((l) => l.name === 'TaskAssigned').length, 0, 'one block later: too late for a whole window, nobody is drawn');
+  // it fails at its final deadline like any task without a result: all refunded, nobody slashed
+  const before = (await f.hubView('withdrawable', [requester]))[0] as bigint;
+  await f.mine(BigInt(t.finalDeadline) + 1n - (await f.blockNumber()));
+  const c = await f.hubTx(owner, 'claim', [id]);
+  assert.equal(c.status, 1);
+  assert.equal(f.parseLogs(c).filter((l) => l.name === 'Slashed').length, 0);
+  assert.equal((await f.hubView('withdrawable', [requester]))[0], before + escrow);
+  await f.revert(snap);
+});
+
 test('unbonding: leaves the active list below the minimum, withdrawable after the delay', async () => {
   const e = f.accounts[20]!;
   assert.equal((await f.stakingTx(e, 'stakeExecutor', [], 2n * ETH)).status, 1);
