@@ -9,7 +9,7 @@
  * - burst N (100 and 1,000): N requestTask transactions sent at once from 25 funded senders (a sender
  *   may run at most 64 nonces ahead in the pool); tasks/min = N / (last finalized − first sent).
  * - bag N (1,000): the real `pocchain task submit --inputs-file FILE --out DIR` with the CLI's
- *   defaults (jobs of 64 tasks, the next job requested when the previous ones settled, every result
+ *   defaults (jobs of what the executors on offer run at once, at most twice that unsettled, every result
  *   written to DIR), timed from the command's start to the last TaskFinalized; its latency is
  *   from the command's start too (the jobs are paced), its blocks from each job's request block.
  * - gas per task: the request (requestTask / requestTasks receipts) + every executor transaction of

@@ -236,17 +236,9 @@ export class ExecutorAgent {
     return owed;
   }
 
-  /**
-   * Send a Hub call with headroom over the estimate: the estimate is made on the latest state, but
-   * other executors' contributions may land first in the same block and change the path taken
-   * (the contribution that reaches consensus writes more storage). Unused gas is not charged.
-   * The estimate is made before the call joins the sender's queue, so the estimates of many tasks
-   * overlap and the queue only orders signatures and submissions (TxSender pipelined).
-   */
-  async #send(method: 'contribute' | 'reveal' | 'decline', args: unknown[]) {
-    const fn = this.#hub.getFunction(method);
-    const est = await this.#tx.estimate(method, () => fn.estimateGas(...args));
-    return this.#tx.send(method, (o) => fn(...args, { ...o, gasLimit: est + est / 2n + 100_000n }));
+  /** A Hub call with headroom over its estimate (TxSender.sendCall says why). */
+  #send(method: 'contribute' | 'reveal' | 'decline', args: unknown[]) {
+    return this.#tx.sendCall(method, this.#hub.getFunction(method), args);
   }
 
   #countTx(kind: string, gas: bigint, ok = true): void {

@@ -13,7 +13,7 @@ import { type Command } from 'commander';
 import { formatEther, ZeroAddress, ZeroHash, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError } from '../../lib/errors.ts';
 import { action, common, example, openProvider, parseAmount, parseCount, parseInteger, progress as say, rpcUrl, type Opts, type Outcome } from '../kit.ts';
-import { FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA, NUM_CATEGORIES, STAKING_ADDRESS, openAssignments, quote, rewardPerReplica, weightOf, type MarketEntry } from '../../consensus/poc/index.ts';
+import { FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA, NUM_CATEGORIES, STAKING_ADDRESS, openAssignments, quote, replicasFor, rewardPerReplica, taskWeight, weightOf, type MarketEntry } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, stakingIface, STATUS_NAMES, type TxSender } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
 import { Contract as EthersContract } from 'ethers';
@@ -118,8 +118,8 @@ export async function requestBags(hub: Contract, tx: TxSender, r: BagRequest, in
   for (const bag of chunks(inputs, bagSize)) {
     const value = { value: r.escrow * BigInt(bag.length) };
     const rc = r.pool
-      ? await tx.send('requestTasksInPool', () => hub.requestTasksInPool(spec, bag, r.pool, value))
-      : await tx.send('requestTasks', () => hub.requestTasks(spec, bag, value));
+      ? await tx.sendCall('requestTasksInPool', hub.getFunction('requestTasksInPool'), [spec, bag, r.pool], value)
+      : await tx.sendCall('requestTasks', hub.getFunction('requestTasks'), [spec, bag], value);
     const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'JobRequested')!;
     const job = { jobId: ev.args.jobId as bigint, firstTaskId: ev.args.firstTaskId as bigint, count: Number(ev.args.count), tx: rc.hash, block: rc.blockNumber };
     jobs.push(job);
@@ -227,28 +227,51 @@ function taskIdAt(jobs: JobRef[], i: number): bigint {
   throw new RangeError('index past the jobs');
 }
 
+/**
+ * How many tasks of this request the executors on offer run at once: their free assignment slots
+ * (capacity and stake left, ask within the reward, in the pool) over the executors the Hub draws
+ * per task (what a fresh task's trust needs of newcomers, within min..max replicas). At least 1.
+ */
+export async function concurrentTasks(provider: JsonRpcProvider, hub: Contract, r: BagRequest): Promise<{ tasks: number; slots: number; replicas: number }> {
+  const m = await marketView(provider, hub, { app: r.app, ...(r.dataset !== ZeroHash ? { dataset: r.dataset } : {}), replicas: r.maxReplicas, tasks: 1, price: r.escrow, ...(r.pool ? { pool: r.pool } : {}) });
+  return { ...tasksAtOnce(m.quote.slots, r), slots: m.quote.slots };
+}
+
+/** The pure part of concurrentTasks: executors per task, and tasks that `slots` run at once. */
+export function tasksAtOnce(slots: number, r: Pick<BagRequest, 'trust' | 'minReplicas' | 'maxReplicas' | 'solo'>): { tasks: number; replicas: number } {
+  const need = replicasFor(r.trust < 1n ? 1n : r.trust, taskWeight(0n, r.trust, r.solo ? FLAG_SOLO : 0), r.maxReplicas);
+  const replicas = Math.min(r.maxReplicas, Math.max(r.minReplicas, need));
+  return { tasks: Math.max(1, Math.floor(slots / replicas)), replicas };
+}
+
 /** `task submit --inputs-file`: the bag path of the command (poc.ts parses the shared flags). */
-export async function submitBag(o: Opts, hub: Contract, tx: TxSender, r: BagRequest): Promise<Outcome> {
+export async function submitBag(o: Opts, provider: JsonRpcProvider, hub: Contract, tx: TxSender, r: BagRequest): Promise<Outcome> {
   const { inputs } = readInputs(String(o.inputsFile));
   const log = (s: string) => say(o, s);
-  const bagSize = o.bagSize !== undefined ? parseCount(o.bagSize, '--bag-size', 1, MAX_BAG) : DEFAULT_BAG_SIZE;
+  const paced = !!(o.wait || o.out);
+  // A task is drawn for only while a whole assignment window (2T) fits before its contribution
+  // deadline (created + 7T); one still waiting after 5T fails, refunded. So the tasks waiting for
+  // executors must be few: a bag of 1,000 requested as jobs of 64 on 3 executors (8 tasks at a
+  // time) failed 88 of its first 256 that way. Paced, by default: jobs of what the executors on
+  // offer run at once, and at most twice that unsettled (one job running, the next one waiting).
+  const offer = paced && (o.bagSize === undefined || o.maxInFlight === undefined) ? await concurrentTasks(provider, hub, r) : undefined;
+  const bagSize = o.bagSize !== undefined ? parseCount(o.bagSize, '--bag-size', 1, MAX_BAG) : offer ? Math.min(DEFAULT_BAG_SIZE, offer.tasks) : DEFAULT_BAG_SIZE;
   log(`${inputs.length} input(s): ${Math.ceil(inputs.length / bagSize)} job(s) of at most ${bagSize} tasks, escrow ${formatEther(r.escrow)} per task`);
   const refOf = (j: JobRef) => ({ jobId: String(j.jobId), firstTaskId: String(j.firstTaskId), count: j.count, tx: j.tx, block: j.block });
-  if (!o.wait && !o.out) {
+  if (!paced) {
     const jobs = await requestBags(hub, tx, r, inputs, log, bagSize);
     return { json: { jobs: jobs.map(refOf), tasks: inputs.length }, text: jobs.map((j) => `job ${j.jobId}: tasks ${j.firstTaskId}..${j.firstTaskId + BigInt(j.count) - 1n}`).join('\n') };
   }
-  // Paced: a job's deadlines run from its request, so a bag larger than what the executors on
-  // offer can settle within one contribution window would fail its tail. The next job is
-  // requested only when it fits under --max-in-flight unsettled tasks (default: one job at a time).
-  const maxInFlight = o.maxInFlight !== undefined ? parseCount(o.maxInFlight, '--max-in-flight', 1, MAX_INPUTS) : bagSize;
+  const maxInFlight = o.maxInFlight !== undefined ? parseCount(o.maxInFlight, '--max-in-flight', 1, MAX_INPUTS) : o.bagSize !== undefined ? bagSize : 2 * bagSize;
+  const pacing = { jobSize: bagSize, maxInFlight, ...(offer ? { executorSlots: offer.slots, replicasPerTask: offer.replicas, concurrentTasks: offer.tasks } : {}) };
+  if (offer) log(`paced: the executors on offer have ${offer.slots} free slot(s), ${offer.replicas} per task: jobs of ${bagSize}, at most ${maxInFlight} task(s) unsettled`);
   const pending = chunks(inputs, bagSize);
   const request = async (bag: Uint8Array[]): Promise<JobRef> => (await requestBags(hub, tx, r, bag, log, bagSize))[0]!;
   const jobs = [await request(pending.shift()!)];
   const more = async (unsettled: number): Promise<JobRef | undefined> => (pending.length > 0 && unsettled + pending[0]!.length <= maxInFlight ? request(pending.shift()!) : undefined);
   const timeoutMs = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) * 1000 : undefined;
   const res = await collectBags(hub, rpcUrl(o), jobs, { ...(o.out ? { out: resolve(String(o.out)) } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), log, total: inputs.length, more });
-  const json = { jobs: jobs.map(refOf), tasks: inputs.length, completed: res.completed, failed: res.failed, out: o.out ? resolve(String(o.out)) : null, collected: res.collected };
+  const json = { jobs: jobs.map(refOf), tasks: inputs.length, pacing, completed: res.completed, failed: res.failed, out: o.out ? resolve(String(o.out)) : null, collected: res.collected };
   const text = `${inputs.length} task(s) in ${jobs.length} job(s): ${res.completed} completed, ${res.failed} failed${o.out ? `; ${res.collected} result(s) written to ${resolve(String(o.out))}` : ''}`;
   return { json, text, exitCode: res.failed > 0 ? 2 : 0 };
 }

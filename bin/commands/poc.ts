@@ -231,9 +231,9 @@ function taskCommands(program: Command): void {
     .option('--input <string>', 'input bytes (UTF-8) given to the workload on stdin', '')
     .option('--input-file <file>', 'input bytes from a file')
     .option('--inputs-file <path>', 'a bag: one task per line of this file, or per file of this directory (one job and one transaction per --bag-size inputs; --price is per task)')
-    .option('--bag-size <n>', `with --inputs-file: tasks per job (1..${MAX_BAG}); larger jobs take more of a block and their gas estimate can time out on a busy chain`, String(DEFAULT_BAG_SIZE))
+    .option('--bag-size <n>', `with --inputs-file: tasks per job (1..${MAX_BAG}; default: with --wait/--out, as many as the executors on offer run at once, at most ${DEFAULT_BAG_SIZE}; else ${DEFAULT_BAG_SIZE}); larger jobs take more of a block and their gas estimate can time out on a busy chain`)
     .option('--out <dir>', 'with --inputs-file: wait, and write each task\'s result to <dir>/<index>.out (failed: <index>.failed) and results.json')
-    .option('--max-in-flight <n>', 'with --inputs-file and --wait/--out: the next job is requested only when its tasks fit under n unsettled ones (default: --bag-size, one job at a time, since a job\'s deadlines run from its request)')
+    .option('--max-in-flight <n>', 'with --inputs-file and --wait/--out: the next job is requested only when its tasks fit under n unsettled ones (default: twice the job size, or --bag-size when given: a task not drawn for within 5T blocks of its request fails, refunded)')
     .option('--solo', 'allow one executor to meet the trust alone (FLAG_SOLO)', false)
     .option('--pool <id>', 'only members of this private pool run the task(s); its owner takes its fee from the reward')
     .option('--trust <n>', 'consensus needs credibility > 1 − 1/trust (2 newcomers weigh 4: trust 3 needs 2 agreeing, 5 needs 3)', '3')
@@ -267,13 +267,13 @@ function taskCommands(program: Command): void {
         const timeoutS = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) : undefined;
         const pool = o.pool !== undefined ? parsePoolId(o.pool, '--pool') : undefined;
         if (o.inputsFile !== undefined) {
-          return await submitBag(o, hub, tx!, { app, dataset, trust, minReplicas: minR, maxReplicas: maxR, maxPrice, callback, solo: !!o.solo, escrow, ...(pool ? { pool } : {}) });
+          return await submitBag(o, provider, hub, tx!, { app, dataset, trust, minReplicas: minR, maxReplicas: maxR, maxPrice, callback, solo: !!o.solo, escrow, ...(pool ? { pool } : {}) });
         }
         if (o.solo) throw new PocError('USAGE', '--solo needs --inputs-file (a single task is requested with requestTask, which has no flags)');
         // a pool task is a bag of one through requestTasksInPool (requestTask has no pool)
         const rc = pool
-          ? await tx!.send('requestTasksInPool', () => hub.requestTasksInPool([app, dataset, trust, minR, maxR, maxPrice, callback, 0], [input], pool, { value: escrow }))
-          : await tx!.send('requestTask', () => hub.requestTask(app, dataset, input, trust, minR, maxR, maxPrice, callback, { value: escrow }));
+          ? await tx!.sendCall('requestTasksInPool', hub.getFunction('requestTasksInPool'), [[app, dataset, trust, minR, maxR, maxPrice, callback, 0], [input], pool], { value: escrow })
+          : await tx!.sendCall('requestTask', hub.getFunction('requestTask'), [app, dataset, input, trust, minR, maxR, maxPrice, callback], { value: escrow });
         const ev = rc.logs.map((l) => hubIface.parseLog(l)).find((l) => l?.name === 'TaskRequested')!;
         const taskId = ev.args.taskId as bigint;
         if (!o.wait) {

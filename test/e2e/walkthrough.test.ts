@@ -247,8 +247,8 @@ test('shared options: environment and manifest defaults, flag > env > manifest; 
 test('a bag of 200 tasks from the CLI: every result correct and collected, no assignment expired, executors paid at least their asks', async () => {
   const sc = new JsonRpcProvider(manifest.nodes[0].rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
   try {
-    // hashchain in category 1 (T = 20 blocks: contributions until created + 140), so that a job of
-    // 64 tasks has room to spare on a loaded host; the CLI paces the jobs (at most 64 tasks in flight)
+    // hashchain in category 1 (T = 20 blocks: contributions until created + 140, a task is drawn for
+    // until created + 100), room to spare on a loaded host; the CLI paces the jobs
     const app = keccak256(readFileSync(WASM('hashchain')));
     const pub = await cli(['app', 'publish', WASM('hashchain'), '--category', '1', '--json'], { POCCHAIN_KEY: OWNER.privateKey });
     assert.equal(pub.code, 0, pub.stderr);
@@ -268,7 +268,15 @@ test('a bag of 200 tasks from the CLI: every result correct and collected, no as
     const r = await cli(['task', 'submit', '--app', app, '--inputs-file', join(work, 'inputs.txt'), '--replicas', '2..2', '--trust', '3', '--price', '0.01', '--out', join(work, 'results'), '--json'], { POCCHAIN_KEY: BAG_REQUESTER.privateKey });
     assert.equal(r.code, 0, `bag failed:\n${r.stdout}\n${r.stderr}`);
     assert.equal(r.json.tasks, 200);
-    assert.equal(r.json.jobs.length, 4, 'jobs of 64, 64, 64 and 8 tasks');
+    // paced by the executors on offer: 2 replicas per task, jobs of what their free slots run at
+    // once (the devnet's 3 executors take 8 each), at most twice that unsettled
+    const p = r.json.pacing;
+    assert.equal(p.replicasPerTask, 2);
+    assert.ok(p.executorSlots > 0 && p.executorSlots <= 24, `slots ${p.executorSlots}`);
+    assert.equal(p.concurrentTasks, Math.floor(p.executorSlots / 2));
+    assert.equal(p.jobSize, Math.min(64, p.concurrentTasks));
+    assert.equal(p.maxInFlight, 2 * p.jobSize);
+    assert.deepEqual(r.json.jobs.map((j: any) => j.count), Array.from({ length: Math.ceil(200 / p.jobSize) }, (_, k) => Math.min(p.jobSize, 200 - k * p.jobSize)));
     assert.equal(r.json.completed, 200);
     assert.equal(r.json.failed, 0);
     assert.equal(r.json.collected, 200);
@@ -293,15 +301,15 @@ test('a bag of 200 tasks from the CLI: every result correct and collected, no as
     assert.deepEqual(named('Slashed'), [], 'no executor was penalised: no assignment expired, no wrong result');
     assert.equal(named('Declined').length, 0);
     assert.equal(named('TaskFinalized').length, 200);
-    // paced (--max-in-flight defaults to the bag size, 64): when a job was requested, the tasks of
-    // earlier jobs still unsettled in its block plus its own are at most 64. The CLI decided on an
-    // older block, when at least as many were unsettled, so this follows from its rule.
+    // paced: when a job was requested, the tasks of earlier jobs still unsettled in its block plus
+    // its own are at most maxInFlight. The CLI decided on an older block, when at least as many
+    // were unsettled, so this follows from its rule.
     const finalizedIn = new Map(logs.filter((l) => l.ev.name === 'TaskFinalized').map((l) => [l.ev.args.taskId as bigint, l.block]));
     for (let k = 1; k < r.json.jobs.length; k++) {
       const at = r.json.jobs[k].block as number;
       let unsettled = 0;
       for (const j of r.json.jobs.slice(0, k)) for (let i = 0; i < j.count; i++) if (finalizedIn.get(BigInt(j.firstTaskId) + BigInt(i))! > at) unsettled++;
-      assert.ok(unsettled + r.json.jobs[k].count <= 64, `job ${k + 1} (${r.json.jobs[k].count} tasks) requested in block ${at} with ${unsettled} earlier tasks unsettled`);
+      assert.ok(unsettled + r.json.jobs[k].count <= p.maxInFlight, `job ${k + 1} (${r.json.jobs[k].count} tasks) requested in block ${at} with ${unsettled} earlier tasks unsettled`);
     }
     // each task's 2 replicas revealed and were paid (a dust remainder may go to the first as a second Paid)
     const reward = new Map<string, bigint>();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunks, collectBags, leastEscrow, progressLine, readInputs, resultName, type JobRef } from '../../bin/commands/jobs.ts';
+import { chunks, collectBags, leastEscrow, progressLine, readInputs, resultName, tasksAtOnce, type JobRef } from '../../bin/commands/jobs.ts';
 import type { Contract } from 'ethers';
 import { MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA } from '../../consensus/poc/index.ts';
 
@@ -96,4 +96,20 @@ test('paced bag: the next job is requested only when it fits under the in-flight
   assert.ok(unsettledSeen.every((u) => u <= 2), 'never more than the bound in flight');
   assert.match(lines.at(-1)!, /5\/5 settled \(5 completed, 0 failed\)/);
   assert.ok(lines.every((l) => / \d\/5 settled/.test(l)), 'progress is over the whole bag from the start');
+});
+
+test('pacing: tasks the free slots run at once, at the executors a fresh task of that trust draws (within the replicas asked)', () => {
+  const table: [slots: number, trust: bigint, min: number, max: number, solo: boolean, replicas: number, tasks: number][] = [
+    [24, 5n, 3, 3, false, 3, 8], // the bench: 3 executors of 8, trust 5 needs 3 newcomers
+    [24, 3n, 2, 2, false, 2, 12], // the walkthrough's bag
+    [24, 3n, 1, 8, false, 2, 12], // the CLI's default replicas: trust 3 draws 2, not 8
+    [24, 100n, 1, 8, false, 7, 3], // trust 100 draws 7 newcomers
+    [24, 100n, 1, 4, false, 4, 6], // ... but never more than max
+    [24, 1n, 3, 8, false, 3, 8], // trust 1 needs one, min asks for 3
+    [2, 5n, 3, 3, false, 3, 1], // fewer slots than a task needs: one at a time, not none
+    [0, 5n, 3, 3, false, 3, 1],
+  ];
+  for (const [slots, trust, minReplicas, maxReplicas, solo, replicas, tasks] of table) {
+    assert.deepEqual(tasksAtOnce(slots, { trust, minReplicas, maxReplicas, solo }), { replicas, tasks }, `${slots} slots, trust ${trust}, ${minReplicas}..${maxReplicas}`);
+  }
 });
