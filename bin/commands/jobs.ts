@@ -254,7 +254,7 @@ export async function submitBag(o: Opts, provider: JsonRpcProvider, hub: Contrac
   // executors must be few: a bag of 1,000 requested as jobs of 64 on 3 executors (8 tasks at a
   // time) failed 88 of its first 256 that way. Paced, by default: jobs of what the executors on
   // offer run at once, and at most twice that unsettled (one job running, the next one waiting).
-  const offer = paced && (o.bagSize === undefined || o.maxInFlight === undefined) ? await concurrentTasks(provider, hub, r) : undefined;
+  const offer = paced && o.bagSize === undefined ? await concurrentTasks(provider, hub, r) : undefined;
   const bagSize = o.bagSize !== undefined ? parseCount(o.bagSize, '--bag-size', 1, MAX_BAG) : offer ? Math.min(DEFAULT_BAG_SIZE, offer.tasks) : DEFAULT_BAG_SIZE;
   log(`${inputs.length} input(s): ${Math.ceil(inputs.length / bagSize)} job(s) of at most ${bagSize} tasks, escrow ${formatEther(r.escrow)} per task`);
   const refOf = (j: JobRef) => ({ jobId: String(j.jobId), firstTaskId: String(j.firstTaskId), count: j.count, tx: j.tx, block: j.block });
