@@ -20,7 +20,7 @@ import { Option, type Command } from 'commander';
 import { computeAddress, getAddress, isError, JsonRpcProvider, Network, parseUnits } from 'ethers';
 import { PocError, isPocError } from '../lib/errors.ts';
 import { loadPrivateKey } from '../lib/keys.ts';
-import { decodeRevert, errorChain, explainError, nodeTimeout } from '../executor/hub-client.ts';
+import { decodeRevert, errorChain, explainError, nodeFailure, nodeTimeout } from '../executor/hub-client.ts';
 
 export type Opts = Record<string, any>;
 
@@ -225,6 +225,7 @@ export function toCliError(e: unknown): { code: string; message: string } {
     return { code: 'RPC_UNREACHABLE', message: `cannot reach the JSON-RPC endpoint${url ? ` ${url}` : ''} (${net?.code ?? 'no answer'}): is the node running? (--rpc, POCCHAIN_RPC)` };
   }
   if (nodeTimeout(e)) return { code: 'RPC_TIMEOUT', message: explainError(e) };
+  if (!decodeRevert(e) && nodeFailure(e)) return { code: 'RPC_ERROR', message: explainError(e) };
   if (decodeRevert(e) || isError(e, 'CALL_EXCEPTION')) return { code: 'TX_REVERTED', message: explainError(e) };
   if (isError(e, 'INSUFFICIENT_FUNDS')) return { code: 'INSUFFICIENT_FUNDS', message: explainError(e) };
   if ((e as any)?.code === 'commander.invalidArgument' || String((e as any)?.code ?? '').startsWith('commander.')) return { code: 'USAGE', message: String((e as Error).message).replace(/^error: /, '') };

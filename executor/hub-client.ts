@@ -92,10 +92,25 @@ export function nodeTimeout(e: unknown): string | undefined {
   return undefined;
 }
 
+/** JSON-RPC codes of a call the node failed to run, as opposed to one the contract refused. */
+const NODE_FAILURE_CODES = new Set([-32603, -32005]);
+
+/**
+ * The node's own message when it could not run a call (an internal error, or its call pool full):
+ * ethers reports any eth_call/eth_estimateGas error as CALL_EXCEPTION, "missing revert data"
+ * when there is none, which reads as the contract refusing. Such a failure is worth a retry.
+ */
+export function nodeFailure(e: unknown): string | undefined {
+  const x = errorChain(e).find((l) => NODE_FAILURE_CODES.has(l.code) && typeof l.message === 'string');
+  return x ? `${x.message} (JSON-RPC ${x.code})` : undefined;
+}
+
 /** A short, user-facing message for a failed call or transaction. */
 export function explainError(e: unknown): string {
   const t = nodeTimeout(e);
   if (t) return `the node gave up executing it (${t}): the chain is busy or the call too large; retry, or make it smaller`;
+  const n = nodeFailure(e);
+  if (n) return `the node could not run it: ${n}; retry`;
   const r = decodeRevert(e);
   if (r) return `the contract refused: ${r.text}`;
   if (isError(e, 'CALL_EXCEPTION')) return `the contract refused: ${e.shortMessage}`;
@@ -104,7 +119,7 @@ export function explainError(e: unknown): string {
   return String(m);
 }
 
-export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT' | 'TX_ESTIMATE_TIMEOUT';
+export type TxErrorCode = 'TX_REVERTED' | 'TX_REFUSED' | 'TX_TIMEOUT' | 'TX_ESTIMATE_TIMEOUT' | 'RPC_ERROR';
 
 /** What TxSender adds to a call when it keeps the nonce and fees itself (TxSenderOptions.pipelined). */
 export interface SendOverrides {
@@ -154,8 +169,10 @@ export class TxSender {
   /** The one error of a call the node or the contract refused before it was sent. */
   static refusal(what: string, e: unknown): PocError<TxErrorCode> {
     const revert = decodeRevert(e);
-    // a gas estimate the node timed out on is no refusal by the contract: retry or send less
-    return new PocError<TxErrorCode>(nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : 'TX_REFUSED', `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
+    // a gas estimate the node timed out on or failed to run is no refusal by the contract: the
+    // caller retries (the executor's step loop) or reports the node's error, never "refused"
+    const code: TxErrorCode = nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : !revert && nodeFailure(e) ? 'RPC_ERROR' : 'TX_REFUSED';
+    return new PocError<TxErrorCode>(code, `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
   }
 
   /**

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { type Command } from 'commander';
 import { formatEther, ZeroAddress, ZeroHash, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError } from '../../lib/errors.ts';
-import { action, common, example, openProvider, parseAmount, parseCount, parseInteger, progress as say, rpcUrl, type Opts, type Outcome } from '../kit.ts';
+import { action, common, example, openProvider, parseAmount, parseCount, parseInteger, progress as say, rpcUrl, toCliError, type Opts, type Outcome } from '../kit.ts';
 import { FLAG_SOLO, LOCK_PER_TASK, MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA, NUM_CATEGORIES, STAKING_ADDRESS, openAssignments, quote, replicasFor, rewardPerReplica, taskWeight, weightOf, type MarketEntry } from '../../consensus/poc/index.ts';
 import { hubContract, hubIface, stakingIface, STATUS_NAMES, type TxSender } from '../../executor/hub-client.ts';
 import { fetchContent } from '../../executor/content.ts';
@@ -128,6 +128,32 @@ export async function requestBags(hub: Contract, tx: TxSender, r: BagRequest, in
   return jobs;
 }
 
+/**
+ * How long a long-running bag command keeps retrying a node that fails transiently (restarting,
+ * its call pool full, an internal error) before it gives up. One such read used to end a bag of
+ * 1,000 tasks at 816 settled (the bench, run 2026-12-03) with "missing revert data".
+ */
+export const TRANSIENT_RETRY_MS = 60_000;
+/** Failures of reads worth retrying: nothing was sent, the node may answer the next time. */
+export const READ_RETRY = new Set(['RPC_UNREACHABLE', 'RPC_ERROR', 'RPC_TIMEOUT']);
+/** Failures of a request worth retrying: its estimate failed, so nothing was sent. */
+export const SEND_RETRY = new Set(['RPC_ERROR', 'TX_ESTIMATE_TIMEOUT']);
+
+/** Run `fn`, retrying failures whose code is in `codes` for up to `budgetMs`, with a line each on `log`. */
+export async function retryTransient<T>(what: string, fn: () => Promise<T>, codes: ReadonlySet<string>, log: (s: string) => void, budgetMs = TRANSIENT_RETRY_MS): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const err = toCliError(e);
+      if (!codes.has(err.code) || Date.now() - started > budgetMs) throw e;
+      log(`${what} failed [${err.code}]: ${err.message}; retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5_000)));
+    }
+  }
+}
+
 /** Statuses and results of `count` tasks from `first`, in pages the Hub accepts. */
 async function results(hub: Contract, first: bigint, count: number): Promise<{ statuses: number[]; digests: string[] }> {
   const statuses: number[] = [];
@@ -173,11 +199,15 @@ export async function collectBags(
   if (o.out) mkdirSync(o.out, { recursive: true });
   const started = Date.now();
   let last = '';
+  // what each job read last: a job whose tasks are all settled is not read again (a bag of 1,000
+  // in jobs of 8 made 125 calls per poll by its end)
+  const known: { statuses: number[]; digests: string[] }[] = [];
   for (;;) {
     const statuses: number[] = [];
     const digests: string[] = [];
-    for (const j of jobs) {
-      const r = await results(hub, j.firstTaskId, j.count);
+    for (const [k, j] of jobs.entries()) {
+      let r = known[k];
+      if (!r || !r.statuses.every((s) => s === 3 || s === 4)) r = known[k] = await retryTransient(`reading job ${j.jobId}`, () => results(hub, j.firstTaskId, j.count), READ_RETRY, o.log);
       statuses.push(...r.statuses);
       digests.push(...r.digests);
     }
@@ -266,7 +296,7 @@ export async function submitBag(o: Opts, provider: JsonRpcProvider, hub: Contrac
   const pacing = { jobSize: bagSize, maxInFlight, ...(offer ? { executorSlots: offer.slots, replicasPerTask: offer.replicas, concurrentTasks: offer.tasks } : {}) };
   if (offer) log(`paced: the executors on offer have ${offer.slots} free slot(s), ${offer.replicas} per task: jobs of ${bagSize}, at most ${maxInFlight} task(s) unsettled`);
   const pending = chunks(inputs, bagSize);
-  const request = async (bag: Uint8Array[]): Promise<JobRef> => (await requestBags(hub, tx, r, bag, log, bagSize))[0]!;
+  const request = async (bag: Uint8Array[]): Promise<JobRef> => (await retryTransient('requesting a job', () => requestBags(hub, tx, r, bag, log, bagSize), SEND_RETRY, log))[0]!;
   const jobs = [await request(pending.shift()!)];
   const more = async (unsettled: number): Promise<JobRef | undefined> => (pending.length > 0 && unsettled + pending[0]!.length <= maxInFlight ? request(pending.shift()!) : undefined);
   const timeoutMs = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) * 1000 : undefined;

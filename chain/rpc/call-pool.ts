@@ -159,7 +159,12 @@ export class WorkerCallRunner implements CallRunner {
       };
       const onMessage = (m: CallWorkerReply) => {
         if (m.kind === 'result' && m.id === id) finish('ok', () => w.resolve(m.result));
-        else if (m.kind === 'error' && m.id === id) finish('error', () => w.reject(new RpcError(m.error.code, m.error.message, m.error.data)));
+        else if (m.kind === 'error' && m.id === id) {
+          // a revert or an out-of-gas is the caller's business; anything else is the node's, and a
+          // client only sees "missing revert data" for it (ethers), so it must be in our log
+          if (m.error.code === RPC.INTERNAL) this.log.warn({ err: m.error.message, kind: w.job.kind }, 'call failed inside the node');
+          finish('error', () => w.reject(new RpcError(m.error.code, m.error.message, m.error.data)));
+        }
       };
       const onError = (e: Error & { code?: string }) => {
         const what = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'call ran out of memory' : `call worker failed: ${e.message}`;

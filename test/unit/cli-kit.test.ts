@@ -13,6 +13,10 @@ import { DEFAULT_L1_RPC, DEFAULT_RPC, devnetDefaults, l1RpcUrl, parseAddress, pa
 import { createProgram } from '../../bin/program.ts';
 import { loadPrivateKey } from '../../lib/keys.ts';
 import { PocError } from '../../lib/errors.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { makeProvider, TxSender } from '../../executor/hub-client.ts';
+import { READ_RETRY, retryTransient } from '../../bin/commands/jobs.ts';
 
 const code = (fn: () => unknown): string => {
   try {
@@ -132,6 +136,64 @@ test('toCliError: one shape for typed errors, unreachable endpoints, reverts', (
   const revert = Object.assign(new Error('execution reverted'), { code: 'CALL_EXCEPTION', shortMessage: 'execution reverted', data: null });
   assert.equal(toCliError(revert).code, 'TX_REVERTED');
   assert.equal(toCliError(new Error('boom')).code, 'ERROR');
+});
+
+test('a call the node failed to run is RPC_ERROR (retried), not a revert; a revert stays TX_REVERTED', async () => {
+  // a JSON-RPC endpoint answering eth_call as a node does: a revert (code 3, with or without
+  // data), an internal error (-32603) and a full call pool (-32005)
+  const answers: Record<string, object> = {
+    revert: { code: 3, message: 'execution reverted', data: '0x' },
+    internal: { code: -32603, message: 'internal error: State trie does not contain state root' },
+    busy: { code: -32005, message: 'too many concurrent calls: 2 running and 64 queued (limit 64); try again later' },
+  };
+  let next = 'revert';
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const { id, method } = JSON.parse(body);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(method === 'eth_chainId' ? { jsonrpc: '2.0', id, result: '0x1' } : { jsonrpc: '2.0', id, error: answers[next] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const provider = makeProvider(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const fail = async (kind: string) => {
+    next = kind;
+    try {
+      await provider.call({ to: '0x' + '11'.repeat(20), data: '0x12345678' });
+    } catch (e) {
+      return e;
+    }
+    throw new Error('the call did not fail');
+  };
+  try {
+    assert.equal(toCliError(await fail('revert')).code, 'TX_REVERTED');
+    const internal = toCliError(await fail('internal'));
+    assert.equal(internal.code, 'RPC_ERROR');
+    assert.match(internal.message, /State trie does not contain state root \(JSON-RPC -32603\)/);
+    assert.equal(TxSender.refusal('contribute', await fail('internal')).code, 'RPC_ERROR', 'the executor retries its step instead of abandoning the task');
+    assert.equal(TxSender.refusal('contribute', await fail('revert')).code, 'TX_REFUSED');
+    assert.equal(toCliError(await fail('busy')).code, 'RPC_ERROR');
+
+    // a bag's reads ride out such failures, and stop at once on a real refusal
+    const lines: string[] = [];
+    let calls = 0;
+    const read = () => (++calls < 3 ? fail('busy').then((e) => Promise.reject(e)) : Promise.resolve('read'));
+    assert.equal(await retryTransient('reading job 1', read, READ_RETRY, (l) => lines.push(l)), 'read');
+    assert.equal(calls, 3);
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^reading job 1 failed \[RPC_ERROR\]: .*too many concurrent calls.*; retrying$/);
+    let reverted = 0;
+    await assert.rejects(retryTransient('reading job 1', () => (reverted++, fail('revert').then((e) => Promise.reject(e))), READ_RETRY, () => {}));
+    assert.equal(reverted, 1, 'a revert is not retried');
+    let busy = 0;
+    await assert.rejects(retryTransient('reading job 1', () => (busy++, fail('busy').then((e) => Promise.reject(e))), READ_RETRY, () => {}, 0));
+    assert.equal(busy, 1, 'past its budget the failure is the answer');
+  } finally {
+    provider.destroy();
+    server.close();
+  }
 });
 
 test('every command has --help with an example line and takes --json where it prints a result', () => {
