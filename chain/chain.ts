@@ -315,10 +315,14 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     return sm;
   }
 
-  /** A VM over its own state copy at `root`, for eth_call / estimateGas. */
+  /**
+   * A VM over its own state copy at `root` (traces, system reads). On a copy of the Common: a VM
+   * made on the chain's own Common would stay subscribed to it, and reachable, for ever (see
+   * chain/rpc/call.ts jobVM).
+   */
   async vmAt(root: Uint8Array): Promise<VM> {
     const sm = await this.stateAt(root);
-    return createVM({ common: this.common, stateManager: sm, blockchain: this.blockHashes() });
+    return createVM({ common: this.common.copy(), stateManager: sm, blockchain: this.blockHashes() });
   }
 }
 

@@ -113,7 +113,11 @@ export function explainError(e: unknown): string {
   if (n) return `the node could not run it: ${n}; retry`;
   const r = decodeRevert(e);
   if (r) return `the contract refused: ${r.text}`;
-  if (isError(e, 'CALL_EXCEPTION')) return `the contract refused: ${e.shortMessage}`;
+  if (isError(e, 'CALL_EXCEPTION')) {
+    // without revert data ethers says only "missing revert data": the node's own words say why
+    const node = errorChain(e).find((x) => x !== e && typeof x.code === 'number' && typeof x.message === 'string');
+    return `the contract refused: ${e.shortMessage}${node && !e.data ? ` (node: ${node.message}, JSON-RPC ${node.code})` : ''}`;
+  }
   if (isError(e, 'INSUFFICIENT_FUNDS')) return 'insufficient funds for value + gas';
   const m = (e as any)?.shortMessage ?? (e as any)?.info?.error?.message ?? (e as Error)?.message ?? String(e);
   return String(m);

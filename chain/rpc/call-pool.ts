@@ -168,9 +168,13 @@ export class WorkerCallRunner implements CallRunner {
       };
       const onError = (e: Error & { code?: string }) => {
         const what = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'call ran out of memory' : `call worker failed: ${e.message}`;
-        finish('error', () => w.reject(new RpcError(RPC.SERVER, what)), true);
+        this.log.warn({ err: what, kind: w.job.kind }, 'call worker lost; replacing it');
+        finish('error', () => w.reject(new RpcError(RPC.INTERNAL, `internal error: ${what}`)), true);
       };
-      const onExit = (code: number) => finish('error', () => w.reject(new RpcError(RPC.INTERNAL, `internal error: call worker exited (${code})`)), true);
+      const onExit = (code: number) => {
+        this.log.warn({ code, kind: w.job.kind }, 'call worker exited; replacing it');
+        finish('error', () => w.reject(new RpcError(RPC.INTERNAL, `internal error: call worker exited (${code})`)), true);
+      };
       const secs = this.opts.timeoutMs / 1000;
       // geth's wording (internal/ethapi: "execution aborted (timeout = %v)")
       const timer = setTimeout(() => finish('timeout', () => w.reject(new RpcError(RPC.SERVER, `execution aborted (timeout = ${secs}s)`)), true), this.opts.timeoutMs);

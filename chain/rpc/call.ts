@@ -111,10 +111,15 @@ function callTx(env: CallEnv, c: CallParams, gasLimit: bigint): TypedTransaction
   return tx;
 }
 
-/** A VM on the block's post-state, reused by every run of one job (its caches stay warm). */
+/**
+ * A VM on the block's post-state, reused by every run of one job (its caches stay warm). Its own
+ * copy of the Common (a shallow one): the EVM subscribes to its Common's 'hardforkChanged' and
+ * never lets go, so a VM made on the shared Common stayed reachable with its job's state caches,
+ * and a call worker ran out of memory after some thousands of calls (bench, 2026-12-03).
+ */
 async function jobVM(env: CallEnv, b: CallBlock): Promise<VM> {
   const sm = await env.stateAt(b.stateRoot);
-  return createVM({ common: env.common, stateManager: sm, blockchain: blockHashes(env) as any });
+  return createVM({ common: env.common.copy(), stateManager: sm, blockchain: blockHashes(env) as any });
 }
 
 /** Run a call as a tx on the block's post-state (nonce/balance checks skipped, state rolled back). */

@@ -10,7 +10,7 @@ import { hexToBytes } from '@ethereumjs/util';
 import { Chain } from '../../chain/chain.ts';
 import { buildGenesis } from '../../chain/devgenesis.ts';
 import { WorkerCallRunner } from '../../chain/rpc/call-pool.ts';
-import { parseCall, type CallJob } from '../../chain/rpc/call.ts';
+import { parseCall, runJob, type CallEnv, type CallJob } from '../../chain/rpc/call.ts';
 import { RPC, RpcError } from '../../chain/rpc/server.ts';
 import { tempDir } from '../helpers/proc.ts';
 
@@ -87,4 +87,20 @@ test('a full queue refuses at once with -32005; queued calls still run', async (
     assert.equal(await second, '0x' + '00'.repeat(31) + '2a');
     assert.deepEqual(outcomes, ['rejected', 'timeout', 'ok']);
   });
+});
+
+test('calls and state VMs leave nothing subscribed to the shared Common (a call worker ran out of memory that way)', async () => {
+  const chain = await Chain.open({ datadir: tempDir(), genesis });
+  try {
+    const env: CallEnv = { common: chain.common, stateAt: (root) => chain.stateAt(root), blockHash: (n) => chain.store.loadHashByNumber(n) };
+    const listeners = () => chain.common.events.listenerCount('hardforkChanged');
+    const before = listeners();
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await runJob(env, job(chain, ANSWER)), '0x' + '00'.repeat(31) + '2a');
+      await chain.vmAt(chain.head.header.stateRoot);
+    }
+    assert.equal(listeners(), before, 'each job VM and vmAt VM subscribed to the Common it was given, and stayed reachable');
+  } finally {
+    await chain.close();
+  }
 });
