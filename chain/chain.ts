@@ -16,6 +16,7 @@ import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { Address, bytesToHex, equalsBytes } from '@ethereumjs/util';
 import { createVM, type VM } from '@ethereumjs/vm';
+import { BlockStateManager } from './state-manager.ts';
 import { createChainCommon, createTxCommon, newTxWorkCounters, type TxWorkCounters } from './common.ts';
 import { ChainError } from './errors.ts';
 import { executeBlock, systemTxHash, type ExecuteResult, type HeaderFields, type SystemHooks } from './execute.ts';
@@ -95,7 +96,7 @@ export class Chain extends EventEmitter<{ block: [CommittedBlockEvent] }> {
     // The executing state manager keeps account/storage/code caches and a trie-node cache across
     // blocks (measured: trie walks from LevelDB dominated ERC20 execution without them).
     const trie = new MerklePatriciaTrie({ db: this.store.stateDB, useKeyHashing: true, valueEncoding: 'view', common: this.common, ...(opts.cached ? { cacheSize: 100_000 } : {}) });
-    return new MerkleStateManager({ trie, common: this.common, ...(opts.cached ? { caches: new Caches() } : {}) });
+    return opts.cached ? new BlockStateManager({ trie, common: this.common, caches: new Caches() }) : new MerkleStateManager({ trie, common: this.common });
   }
 
   private async init(): Promise<void> {
