@@ -170,12 +170,16 @@ export class TxSender {
     this.#pipelined = !!o.pipelined;
   }
 
-  /** The one error of a call the node or the contract refused before it was sent. */
-  static refusal(what: string, e: unknown): PocError<TxErrorCode> {
+  /**
+   * The one error of a call the node or the contract refused before it was sent. `stage`: where
+   * it failed; a node failure while submitting stays TX_REFUSED, since the node may have taken the
+   * transaction before failing, and retrying blindly could send the request twice.
+   */
+  static refusal(what: string, e: unknown, stage: 'estimate' | 'submit' = 'estimate'): PocError<TxErrorCode> {
     const revert = decodeRevert(e);
     // a gas estimate the node timed out on or failed to run is no refusal by the contract: the
-    // caller retries (the executor's step loop) or reports the node's error, never "refused"
-    const code: TxErrorCode = nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : !revert && nodeFailure(e) ? 'RPC_ERROR' : 'TX_REFUSED';
+    // caller retries (the executor's step loop, a bag's request) or reports the node's error
+    const code: TxErrorCode = nodeTimeout(e) ? 'TX_ESTIMATE_TIMEOUT' : stage === 'estimate' && !revert && nodeFailure(e) ? 'RPC_ERROR' : 'TX_REFUSED';
     return new PocError<TxErrorCode>(code, `${what}: ${explainError(e)}`, { data: { revert: revert?.name, revertText: revert?.text }, cause: e });
   }
 
@@ -228,7 +232,7 @@ export class TxSender {
         // another sender with the same key (the operator's CLI, a second agent) used the nonce we
         // kept: read it again and send once more, rather than give the task up
         if (this.#pipelined && !retried && staleNonce(e)) return submit(true);
-        throw TxSender.refusal(what, e);
+        throw TxSender.refusal(what, e, 'submit');
       }
     };
     const p = this.#queue.then(() => submit(), () => submit());

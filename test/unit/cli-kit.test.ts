@@ -174,6 +174,7 @@ test('a call the node failed to run is RPC_ERROR (retried), not a revert; a reve
     assert.match(internal.message, /State trie does not contain state root \(JSON-RPC -32603\)/);
     assert.equal(TxSender.refusal('contribute', await fail('internal')).code, 'RPC_ERROR', 'the executor retries its step instead of abandoning the task');
     assert.equal(TxSender.refusal('contribute', await fail('revert')).code, 'TX_REFUSED');
+    assert.equal(TxSender.refusal('requestTasks', await fail('internal'), 'submit').code, 'TX_REFUSED', 'a submission the node failed on may have been taken: not retried blindly');
     assert.equal(toCliError(await fail('busy')).code, 'RPC_ERROR');
 
     // a bag's reads ride out such failures, and stop at once on a real refusal
