@@ -225,8 +225,9 @@ export function toCliError(e: unknown): { code: string; message: string } {
     return { code: 'RPC_UNREACHABLE', message: `cannot reach the JSON-RPC endpoint${url ? ` ${url}` : ''} (${net?.code ?? 'no answer'}): is the node running? (--rpc, POCCHAIN_RPC)` };
   }
   if (nodeTimeout(e)) return { code: 'RPC_TIMEOUT', message: explainError(e) };
-  if (!decodeRevert(e) && nodeFailure(e)) return { code: 'RPC_ERROR', message: explainError(e) };
-  if (decodeRevert(e) || isError(e, 'CALL_EXCEPTION')) return { code: 'TX_REVERTED', message: explainError(e) };
+  const revert = decodeRevert(e);
+  if (!revert && nodeFailure(e)) return { code: 'RPC_ERROR', message: explainError(e) };
+  if (revert || isError(e, 'CALL_EXCEPTION')) return { code: 'TX_REVERTED', message: explainError(e) };
   if (isError(e, 'INSUFFICIENT_FUNDS')) return { code: 'INSUFFICIENT_FUNDS', message: explainError(e) };
   if ((e as any)?.code === 'commander.invalidArgument' || String((e as any)?.code ?? '').startsWith('commander.')) return { code: 'USAGE', message: String((e as Error).message).replace(/^error: /, '') };
   return { code: 'ERROR', message: explainError(e) };

@@ -101,8 +101,13 @@ const NODE_FAILURE_CODES = new Set([-32603, -32005]);
  * when there is none, which reads as the contract refusing. Such a failure is worth a retry.
  */
 export function nodeFailure(e: unknown): string | undefined {
-  const x = errorChain(e).find((l) => NODE_FAILURE_CODES.has(l.code) && typeof l.message === 'string');
-  return x ? `${x.message} (JSON-RPC ${x.code})` : undefined;
+  const x = nodeError(e);
+  return x && NODE_FAILURE_CODES.has(x.code) ? `${x.message} (JSON-RPC ${x.code})` : undefined;
+}
+
+/** The node's JSON-RPC error ({code, message}) that an ethers error wraps, if any. */
+function nodeError(e: unknown): { code: number; message: string } | undefined {
+  return errorChain(e).find((x) => typeof x.code === 'number' && typeof x.message === 'string');
 }
 
 /** A short, user-facing message for a failed call or transaction. */
@@ -115,7 +120,7 @@ export function explainError(e: unknown): string {
   if (r) return `the contract refused: ${r.text}`;
   if (isError(e, 'CALL_EXCEPTION')) {
     // without revert data ethers says only "missing revert data": the node's own words say why
-    const node = errorChain(e).find((x) => x !== e && typeof x.code === 'number' && typeof x.message === 'string');
+    const node = nodeError(e);
     return `the contract refused: ${e.shortMessage}${node && !e.data ? ` (node: ${node.message}, JSON-RPC ${node.code})` : ''}`;
   }
   if (isError(e, 'INSUFFICIENT_FUNDS')) return 'insufficient funds for value + gas';
