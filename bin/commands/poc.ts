@@ -361,7 +361,9 @@ async function waitForTask(provider: JsonRpcProvider, rpc: string, hub: Contract
       }
       next = head + 1;
     }
-    const t = await hub.getTask(taskId);
+    // Read the status at the block the logs were read up to: at `latest` a block committed since
+    // could show the task settled before its last steps were printed.
+    const t = await hub.getTask(taskId, { blockTag: next - 1 });
     const status = Number(t.status);
     if (status === 3 || status === 4) {
       const out: TaskOutcome = { status, digest: t.result, task: t };
