@@ -24,7 +24,7 @@
  * finalized, not completed: both rates are printed.
  *
  * Run: `npm run bench:compute` (env BENCH_SERIAL=20, BENCH_BURSTS=100,1000, BENCH_BAG=1000,
- * BENCH_BLOCK_MS=500 (the devnet's default), BENCH_STALL_S=120, BENCH_PHASE_MAX_S=1800;
+ * BENCH_BLOCK_MS=500 (the devnet's default), BENCH_CAPACITY=64 (each executor's), BENCH_STAKE=capacity×0.1+1, BENCH_STALL_S=120, BENCH_PHASE_MAX_S=1800;
  * BENCH_JSON=<file> or --json).
  * The worst-case gas of one schedule() at 256 executors is bench/schedule-gas.ts.
  */
@@ -46,6 +46,11 @@ const SERIAL = Number(process.env.BENCH_SERIAL ?? 20);
 const BURSTS = (process.env.BENCH_BURSTS ?? '100,1000').split(',').filter(Boolean).map(Number);
 const BAG = Number(process.env.BENCH_BAG ?? 1000);
 const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 500);
+/** each executor's declared capacity (open assignments): with the Hub's default of 8, three executors
+ *  run 8 tasks of 3 replicas at once and the bag waits on them, not on the chain */
+const CAPACITY = Number(process.env.BENCH_CAPACITY ?? 64);
+/** stake that covers LOCK_PER_TASK (0.1) for every slot of that capacity */
+const STAKE = process.env.BENCH_STAKE ?? String(Math.ceil(CAPACITY * 0.1) + 1);
 const STALL_S = Number(process.env.BENCH_STALL_S ?? 120);
 /** wall-time budget of one phase; a phase past it is reported NOT FINISHED with how far it got */
 const PHASE_MAX_S = Number(process.env.BENCH_PHASE_MAX_S ?? 1800);
@@ -90,7 +95,7 @@ async function startDevnet(): Promise<Devnet> {
   const rpcPort = await freeRange(4, used);
   const p2pPort = await freeRange(4, used);
   const l1Port = await freeRange(1, used);
-  const args = [CLI, 'devnet', '--dir', dir, '--rpc-port', String(rpcPort), '--p2p-port', String(p2pPort), '--l1-port', String(l1Port), '--status-interval', '1', '--block-time', String(BLOCK_MS)];
+  const args = [CLI, 'devnet', '--dir', dir, '--rpc-port', String(rpcPort), '--p2p-port', String(p2pPort), '--l1-port', String(l1Port), '--status-interval', '1', '--block-time', String(BLOCK_MS), '--executor-capacity', String(CAPACITY), '--executor-stake', STAKE];
   say(`node ${args.slice(1).join(' ')}`);
   // own process group, so a failed run takes every child along
   const child = spawn(NODE, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,6 +108,11 @@ async function startDevnet(): Promise<Devnet> {
     return out.split('\n').map(parseStatusLine).find((s) => s && Number(s.executors) >= 3 && Number(s.height) >= 2);
   }, 240_000, 250);
   const m = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8'));
+  // the CLI paces a bag by the executors' free slots: wait until each has declared its capacity
+  await waitFor(`3 executors declaring capacity ${CAPACITY}`, async () => {
+    const caps = await Promise.all(m.executors.map(async (e: any) => Number(hubIface.decodeFunctionResult('offerOf', await rpcCall(m.nodes[0].rpc, 'eth_call', [{ to: HUB_ADDRESS, data: hubIface.encodeFunctionData('offerOf', [e.address]) }, 'latest']))[1])));
+    return caps.every((c) => c === CAPACITY);
+  }, 120_000, 250);
   return { child, rpc: m.nodes[0].rpc, executors: m.executors.map((e: any) => ({ address: String(e.address).toLowerCase(), pid: e.pid })), validatorPids: m.nodes.map((n: any) => n.pid) };
 }
 
@@ -411,7 +421,7 @@ function report(phases: Phase[]) {
     'executor CPU': `${(p.executorCpuShare * 100).toFixed(1)}%`,
     'validator CPU': `${(p.validatorCpuShare * 100).toFixed(1)}%`,
   }));
-  console.log(`\ncompute tasks on the devnet (4 validators, 3 executors, L1 + relayer; ${BLOCK_MS} ms blocks; ${CORES} cores): echo, trust 5 (3 of 3 executors agree), category 0\n`);
+  console.log(`\ncompute tasks on the devnet (4 validators, 3 executors of capacity ${CAPACITY} with stake ${STAKE}, L1 + relayer; ${BLOCK_MS} ms blocks; ${CORES} cores): echo, trust 5 (3 of 3 executors agree), category 0\n`);
   console.log(table(rows));
   console.log(`
 latency: request tx sent (bag: the command started) → TaskFinalized seen over RPC (blocks: request's block → finalizing block)

@@ -41,6 +41,10 @@ export interface DevnetOptions {
   ports: PortBases;
   validators: number;
   executors: number;
+  /** each executor's declared capacity (open assignments at once); default: keep the chain's (Hub DEFAULT_CAPACITY when never declared) */
+  executorCapacity?: number;
+  /** each executor's bonded stake in coins (LOCK_PER_TASK is locked per open assignment); default: the executor's */
+  executorStake?: string;
   /** sidechain block interval */
   blockTimeMs: number;
   /** checkpoint every this many blocks (new chains only) */
@@ -199,7 +203,7 @@ class Devnet {
     l.executors.forEach((e, k) => {
       const metrics = this.plan.executorMetrics?.[k];
       mkdirSync(abs(this.dir, e.datadir), { recursive: true });
-      this.add(spawnPocchain(e.name, 'executor', ['executor', '--rpc', this.executorRpcs(k).join(','), '--datadir', abs(this.dir, e.datadir), '--log-level', o.logLevel, ...(metrics ? ['--metrics-port', String(metrics)] : [])], this.p.log(e.name), { POCCHAIN_KEY: keys[e.account]!.privateKey }));
+      this.add(spawnPocchain(e.name, 'executor', ['executor', '--rpc', this.executorRpcs(k).join(','), '--datadir', abs(this.dir, e.datadir), '--log-level', o.logLevel, ...(metrics ? ['--metrics-port', String(metrics)] : []), ...(o.executorCapacity !== undefined ? ['--capacity', String(o.executorCapacity)] : []), ...(o.executorStake !== undefined ? ['--stake', o.executorStake] : [])], this.p.log(e.name), { POCCHAIN_KEY: keys[e.account]!.privateKey }));
     });
     this.writeManifest(true);
   }

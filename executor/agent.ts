@@ -22,11 +22,13 @@
  *
  * Offer: at start the agent declares its asks (least reward per replica, per category) and its
  * capacity (open assignments at once) with Hub.setOffer — one transaction, only when they differ
- * from the chain's — and sizes the sandbox to its capacity: that many workloads run at once, since
- * the Hub never gives it more open assignments than that.
+ * from the chain's — and sizes the sandbox to its capacity: at most that many workloads run at
+ * once, since the Hub never gives it more open assignments than that (workers kept warm between
+ * runs: at most one per core).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { Wallet, ZeroHash, keccak256, toBeHex, zeroPadValue, type Contract, type JsonRpcProvider } from 'ethers';
 import { PocError, isPocError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
@@ -212,7 +214,9 @@ export class ExecutorAgent {
       }
     }
     this.offer = want;
-    configureSandbox({ idleWorkers: want.capacity, maxWorkers: want.capacity });
+    // An open assignment runs its workload only between assignment and commit, so a capacity of 64
+    // rarely means 64 runs at once; keep warm only as many workers as the host has cores.
+    configureSandbox({ idleWorkers: Math.min(want.capacity, availableParallelism()), maxWorkers: want.capacity });
     const pool = this.#o.pool;
     if (pool !== undefined && pool !== ((await this.#hub.poolOf(this.address)) as bigint)) {
       try {

@@ -6,12 +6,22 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEV_CHAIN_ID } from '../../chain/devgenesis.ts';
-import { example, parseCount } from '../kit.ts';
+import { MAX_CAPACITY, DEFAULT_CAPACITY } from '../../consensus/poc/params.ts';
+import { example, parseAmount, parseCount } from '../kit.ts';
 
 /** The kit's integer parser as a commander argParser (a bad value is a usage error). */
-const int = (what: string) => (v: string) => {
+const int = (what: string, min = 0, max = 2 ** 32) => (v: string) => {
   try {
-    return parseCount(v, what, 0, 2 ** 32);
+    return parseCount(v, what, min, max);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+/** A coin amount, checked here rather than by each executor after the network is up. */
+const amount = (what: string) => (v: string) => {
+  try {
+    parseAmount(v, what);
+    return v;
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
@@ -28,6 +38,8 @@ export function registerDevnetCommand(program: Command): void {
     .option('--p2p-port <port>', 'libp2p of validator 0; validator i gets port+i', int('--p2p-port'), 26656)
     .option('--l1-port <port>', 'the L1 (anvil) JSON-RPC', int('--l1-port'), 8645)
     .option('--executor-metrics-port <port>', 'serve executor k\'s Prometheus metrics on port+k (default: off)', int('--executor-metrics-port'))
+    .option('--executor-capacity <n>', `each executor's capacity, open assignments at once, 1..${MAX_CAPACITY} (default: the chain's, ${DEFAULT_CAPACITY} if never declared)`, int('--executor-capacity', 1, MAX_CAPACITY))
+    .option('--executor-stake <coins>', 'each executor\'s bonded stake, topped up at start (default 2; 0.1 is locked per open assignment)', amount('--executor-stake'))
     .option('--block-time <ms>', 'sidechain block interval', int('--block-time'), 500)
     .option('--status-interval <s>', 'status refresh in seconds (0: 1 on a terminal, 5 otherwise; a line per refresh when stdout is not a terminal)', Number, 0)
     .option('--log-level <level>', 'log level of the children (their logs go to <dir>/logs/)', 'info')
@@ -36,7 +48,7 @@ export function registerDevnetCommand(program: Command): void {
     .addOption(new Option('--epoch <blocks>', 'checkpoint every this many blocks (new chains only)').argParser(int('--epoch')).default(10))
     .addOption(new Option('--confirmations <n>', 'L1 confirmations before a deposit is minted (new chains only)').argParser(int('--confirmations')).default(2))
     .addOption(new Option('--chain-id <id>', 'sidechain chain id (new chains only)').argParser(int('--chain-id')).default(DEV_CHAIN_ID));
-  example(c, 'npm start -- --reset', 'pocchain devnet --rpc-port 9545 --p2p-port 27656 --l1-port 9645');
+  example(c, 'npm start -- --reset', 'pocchain devnet --executor-capacity 64 --executor-stake 8', 'pocchain devnet --rpc-port 9545 --p2p-port 27656 --l1-port 9645');
   c.action(async (o) => {
       const { runDevnet } = await import('../../devnet/devnet.ts');
       const tty = !!process.stdout.isTTY;
@@ -46,6 +58,8 @@ export function registerDevnetCommand(program: Command): void {
         ports: { rpc: o.rpcPort, p2p: o.p2pPort, l1: o.l1Port, ...(o.executorMetricsPort !== undefined ? { executorMetrics: o.executorMetricsPort } : {}) },
         validators: o.validators,
         executors: o.executors,
+        ...(o.executorCapacity !== undefined ? { executorCapacity: o.executorCapacity } : {}),
+        ...(o.executorStake !== undefined ? { executorStake: String(o.executorStake) } : {}),
         blockTimeMs: o.blockTime,
         epoch: o.epoch,
         confirmations: o.confirmations,
