@@ -9,7 +9,9 @@
  * saturation measures tx latency (send → seen in a block) p50/p99, eth_blockNumber latency p99
  * (the watcher's own polls, on the node taking load), and for pocchain from /metrics: event-loop
  * delay max, sender recoveries and executions per committed tx on each node, and extra rounds.
- * No workload cap: every offered tx must be included or the bench fails.
+ * No workload cap: every offered tx must be included or the bench fails. Each chain is measured
+ * --runs times (default 3, one chain started once) and every figure is the median of its runs; the
+ * table also lists each run's saturation, so the spread is visible.
  * Env BENCH_JSON=<file> writes the figures as JSON (bench/all.ts reads it).
  */
 import { parseArgs } from 'node:util';
@@ -24,15 +26,17 @@ import { TestNetwork } from '../test/helpers/network.ts';
 import { call, erc20, InclusionWatcher, loadSenders, percentile, scrape, sendPaced, signBatch, TX_WORK, waitIncluded, type Kind, type SenderState } from '../test/helpers/load.ts';
 import { table } from './lib.ts';
 
-const { values } = parseArgs({ options: { start: { type: 'string', default: '100' }, seconds: { type: 'string', default: '4' }, 'max-steps': { type: 'string', default: '7' }, only: { type: 'string' }, help: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { start: { type: 'string', default: '100' }, seconds: { type: 'string', default: '4' }, 'max-steps': { type: 'string', default: '7' }, runs: { type: 'string', default: '3' }, only: { type: 'string' }, help: { type: 'boolean' } } });
 if (values.help) {
-  console.log(`usage: npm run bench:throughput -- [--start tx/s (100)] [--seconds per step (4)] [--max-steps N (7)] [--only anvil,dev,net]
+  console.log(`usage: npm run bench:throughput -- [--start tx/s (100)] [--seconds per step (4)] [--max-steps N (7)] [--runs N (3): figures are medians] [--only anvil,dev,net]
 example: npm run bench:throughput -- --only dev --start 200`);
   process.exit(0);
 }
 const START = Number(values.start);
 const SECONDS = Number(values.seconds);
 const MAX_STEPS = Number(values['max-steps']);
+const RUNS = Number(values.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer (got ${values.runs})`);
 const ONLY = values.only ? new Set(values.only.split(',')) : null;
 const say = (s: string) => process.stderr.write(`throughput: ${s}\n`);
 
@@ -134,7 +138,39 @@ async function measure(t: Target) {
   return out;
 }
 
-const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+type Measured = Awaited<ReturnType<typeof measure>>;
+const median = (xs: number[]) => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+/** Each figure the median of its runs (per node for the per-node counters); each run's saturation kept. */
+function medianOf(runs: Measured[]) {
+  const out: Record<string, Measured[string] & { runsSat: number[] }> = {};
+  for (const kind of Object.keys(runs[0]!)) {
+    const xs = runs.map((r) => r[kind]!);
+    const a = xs.map((x) => x.at80);
+    const perNode = (f: (s: Step) => number[]) => f(a[0]!).map((_, i) => median(a.map((s) => f(s)[i]!)));
+    out[kind] = {
+      sat: median(xs.map((x) => x.sat)),
+      runsSat: xs.map((x) => x.sat),
+      sweep: xs[0]!.sweep,
+      at80: {
+        offered: median(a.map((s) => s.offered)),
+        achieved: median(a.map((s) => s.achieved)),
+        latP50: median(a.map((s) => s.latP50)),
+        latP99: median(a.map((s) => s.latP99)),
+        rpcP99: median(a.map((s) => s.rpcP99)),
+        loopMaxMs: median(a.map((s) => s.loopMaxMs)),
+        recPerTx: perNode((s) => s.recPerTx),
+        execPerTx: perNode((s) => s.execPerTx),
+        extraRounds: median(a.map((s) => s.extraRounds)),
+      },
+    };
+  }
+  return out;
+}
+
+const results: Record<string, ReturnType<typeof medianOf>> = {};
 const load0 = loadavg()[0]!;
 const t0 = performance.now();
 const run = async (key: Target['key'], name: string, start: () => Promise<{ urls: string[]; stop: () => Promise<unknown> }>, pocchain: boolean) => {
@@ -142,7 +178,12 @@ const run = async (key: Target['key'], name: string, start: () => Promise<{ urls
   say(`starting ${name}`);
   const h = await start();
   try {
-    results[key] = await measure({ key, name, urls: h.urls, pocchain });
+    const runs: Measured[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      if (RUNS > 1) say(`${name}: run ${i + 1} of ${RUNS}`);
+      runs.push(await measure({ key, name, urls: h.urls, pocchain }));
+    }
+    results[key] = medianOf(runs);
   } finally {
     await h.stop();
   }
@@ -175,6 +216,7 @@ for (const [key, r] of Object.entries(results)) {
       chain: key === 'anvil' ? 'anvil 200 ms' : key === 'dev' ? 'pocchain --dev' : 'pocchain 4 validators',
       workload: kind === 'eth' ? 'ETH' : 'ERC20',
       'saturation tx/s': f0(x.sat),
+      ...(RUNS > 1 ? { 'runs tx/s': x.runsSat.map(f0).join(' / ') } : {}),
       '× anvil': anvil && key !== 'anvil' ? f2(x.sat / anvil[kind]!.sat) : '-',
       'latency p50/p99 @80%': `${f0(x.at80.latP50)} / ${f0(x.at80.latP99)} ms`,
       'RPC p99 @80%': `${f0(x.at80.rpcP99)} ms`,
@@ -186,6 +228,6 @@ for (const [key, r] of Object.entries(results)) {
   }
 }
 console.log(`\nthroughput (${((performance.now() - t0) / 1000).toFixed(0)} s): one client on this host, ${cpus().length} cores shared by the client and every node; load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`);
-console.log(`sweep from ${START} tx/s ×1.6 per ${SECONDS} s step to saturation (best achieved); latency = send → in a block; figures @80% from a run at 80% of saturation; single run (not a median)\n`);
+console.log(`sweep from ${START} tx/s ×1.6 per ${SECONDS} s step to saturation (best achieved); latency = send → in a block; figures @80% from a run at 80% of saturation; ${RUNS > 1 ? `each figure the median of ${RUNS} runs on the same chain` : 'single run (not a median)'}\n`);
 console.log(table(rows));
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ cores: cpus().length, results }));
