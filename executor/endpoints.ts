@@ -56,14 +56,33 @@ export class Endpoints {
  * A JsonRpcProvider over the current endpoint: a transport failure marks the node failed and the
  * same payload is sent to the next, each node tried at most once per call.
  */
+/** EVM calls: they run on the node's bounded pool of call workers (chain/rpc/call-pool.ts). */
+const EVM_CALLS = new Set(['eth_call', 'eth_estimateGas']);
+/** The node's "limit exceeded" answer: its call queue is full, try again later (EIP-1474). */
+const NODE_BUSY = -32005;
+/** Retries of a call the node was too busy to queue: ~6 s in all, doubling from 50 ms. */
+const BUSY_RETRIES = 7;
+
 export class FailoverProvider extends JsonRpcProvider {
   readonly endpoints: Endpoints;
   readonly #timeoutMs: number;
+  readonly #maxCalls: number;
+  #calls = 0;
+  readonly #waiting: (() => void)[] = [];
+  /** calls the node answered "busy" and that were sent again */
+  busyRetries = 0;
 
-  constructor(endpoints: Endpoints, pollingMs = 100, timeoutMs = 10_000) {
+  /**
+   * `maxCalls`: EVM calls in flight at once. An executor with many open tasks would otherwise ask
+   * for one per task at each step and overflow the node's call queue (bench:compute at capacity 64:
+   * ~6,500 "too many concurrent calls" answers, each costing its task a retry a block later); a
+   * call answered busy anyway is sent again after a short backoff instead of failing its step.
+   */
+  constructor(endpoints: Endpoints, pollingMs = 100, timeoutMs = 10_000, maxCalls = 4) {
     super(endpoints.current(), undefined, { cacheTimeout: -1, pollingInterval: pollingMs, staticNetwork: true, batchMaxCount: 1 });
     this.endpoints = endpoints;
     this.#timeoutMs = timeoutMs;
+    this.#maxCalls = maxCalls;
   }
 
   override _getConnection(): FetchRequest {
@@ -73,6 +92,27 @@ export class FailoverProvider extends JsonRpcProvider {
   }
 
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    const one = Array.isArray(payload) ? (payload.length === 1 ? payload[0] : undefined) : payload;
+    if (!one || !EVM_CALLS.has(one.method)) return this.#failover(payload);
+    if (this.#calls >= this.#maxCalls) await new Promise<void>((r) => this.#waiting.push(r));
+    else this.#calls++;
+    try {
+      for (let i = 0; ; i++) {
+        const res = await this.#failover(payload);
+        const busy = res.some((r) => 'error' in r && (r as { error?: { code?: number } }).error?.code === NODE_BUSY);
+        if (!busy || i >= BUSY_RETRIES) return res;
+        this.busyRetries++;
+        await new Promise((r) => setTimeout(r, 50 * 2 ** i));
+      }
+    } finally {
+      // hand the slot straight to the next waiter, or free it
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#calls--;
+    }
+  }
+
+  async #failover(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     let last: unknown;
     for (let tries = 0; tries < this.endpoints.urls.length; tries++) {
       const url = this.endpoints.current();

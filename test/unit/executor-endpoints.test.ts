@@ -71,6 +71,43 @@ test('FailoverProvider: a dead node sends the same call to the next one; JSON-RP
   }
 });
 
+test('FailoverProvider: at most 4 EVM calls in flight; a call the node is too busy to queue (-32005) is sent again, other errors are answers', async () => {
+  let inFlight = 0;
+  let peak = 0;
+  let busyLeft = 6; // the first six eth_calls find the node's queue full
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const m = JSON.parse(body);
+      const one = Array.isArray(m) ? m[0] : m;
+      const answer = (x: object) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(Array.isArray(m) ? [x] : x));
+      if (one.method === 'eth_estimateGas') return answer({ jsonrpc: '2.0', id: one.id, error: { code: -32000, message: 'execution reverted' } });
+      if (one.method !== 'eth_call') return answer({ jsonrpc: '2.0', id: one.id, result: '0x1' });
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        if (busyLeft > 0) return busyLeft--, answer({ jsonrpc: '2.0', id: one.id, error: { code: -32005, message: 'too many concurrent calls; try again later' } });
+        answer({ jsonrpc: '2.0', id: one.id, result: '0x' + '00'.repeat(31) + '2a' });
+      }, 10);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const p = new FailoverProvider(new Endpoints([`http://127.0.0.1:${(server.address() as AddressInfo).port}`]), 100, 2000);
+  try {
+    const out = await Promise.all(Array.from({ length: 20 }, () => p.call({ to: '0x' + '11'.repeat(20), data: '0x' })));
+    assert.ok(out.every((x) => BigInt(x) === 42n), 'every call answered, none failed for a busy node');
+    assert.equal(p.busyRetries, 6);
+    assert.ok(peak >= 2 && peak <= 4, `calls in flight at once: ${peak}`);
+    await assert.rejects(p.estimateGas({ to: '0x' + '11'.repeat(20), data: '0x' }), 'a revert is an answer, not retried');
+  } finally {
+    p.destroy();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
 test('the log subscription reconnects to the current node after its node closes', async () => {
   const wss = [new WebSocketServer({ port: 0, host: '127.0.0.1' }), new WebSocketServer({ port: 0, host: '127.0.0.1' })];
   await Promise.all(wss.map((w) => new Promise<void>((r) => (w.address() ? r() : w.once('listening', () => r())))));
