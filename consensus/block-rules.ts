@@ -159,6 +159,16 @@ export function timeoutsFor(blockTimeMs: number): TimeoutConfig {
 }
 
 /**
+ * How long to wait after committing a height before starting the next: what is left of the block
+ * time since the height started (never negative). The block time is the target interval between
+ * blocks, as anvil's interval mining or an Ethereum slot, rather than CometBFT's idle gap after a
+ * commit (timeout_commit), which a loaded chain pays on top of building and validating each block.
+ */
+export function nextHeightDelayMs(blockTimeMs: number, heightTookMs: number): number {
+  return Math.max(0, Math.round(blockTimeMs - heightTookMs));
+}
+
+/**
  * How long a validator that received the proposal in time keeps waiting for its own validation
  * after the propose timeout, instead of prevoting nil: the block's gas at the worst execution
  * rate, at least one propose timeout.

@@ -43,7 +43,7 @@ import { randaoKey } from '../lib/keys.ts';
 import { PocError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_GOSSIP_MAX, HEIGHT_AHEAD, MAX_BLOCK_TX_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, ROUND_WINDOW } from './limits.ts';
-import { assembleSys, checkEnvelope, depositsAllowed, MAX_FUTURE_SECONDS, fitByBytes, isCanonicalEvidence, judgementOfError, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
+import { assembleSys, checkEnvelope, depositsAllowed, MAX_FUTURE_SECONDS, fitByBytes, isCanonicalEvidence, judgementOfError, nextHeightDelayMs, ruleError, timeoutsFor, validationWaitMs, type Judgement } from './block-rules.ts';
 import { canonicalEvidence, EvidencePool, evidenceKey } from './evidence-pool.ts';
 import { BlockSync } from './block-sync.ts';
 import { TxGossip } from './tx-gossip.ts';
@@ -493,7 +493,10 @@ export class BftDriver {
     m?.peers.set(this.o.p2p.peerCount);
     if (ex.res.block.transactions.length > 0 || height % 100 === 0) this.log.info({ height, round, txs: ex.res.block.transactions.length, latencyMs: Math.round(latency) }, 'block committed');
     this.heightWaiters = this.heightWaiters.filter((w) => (w.height <= height ? (w.resolve(), false) : true));
-    const delay = this.sync.target > height ? 0 : this.o.blockTimeMs;
+    // The block time is the interval between heights' starts, not an idle gap after each commit:
+    // a height that took longer than it (a loaded block) is followed at once, so under load the
+    // chain does not idle a whole block time per height while transactions wait.
+    const delay = this.sync.target > height ? 0 : nextHeightDelayMs(this.o.blockTimeMs, latency);
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.startHeight(height + 1);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PocError, isPocError } from '../../lib/errors.ts';
-import { assembleSys, checkEnvelope, depositsAllowed, evidenceVerdict, fitByBytes, isCanonicalEvidence, judgementOfError, timeoutsFor, validationWaitMs, MAX_FUTURE_SECONDS, type EnvelopeFacts } from '../../consensus/block-rules.ts';
+import { assembleSys, checkEnvelope, depositsAllowed, evidenceVerdict, fitByBytes, isCanonicalEvidence, judgementOfError, nextHeightDelayMs, timeoutsFor, validationWaitMs, MAX_FUTURE_SECONDS, type EnvelopeFacts } from '../../consensus/block-rules.ts';
 import { checkLimits, CONSENSUS_GOSSIP_MAX, EVIDENCE_MAX_AGE, MAX_EVIDENCE_PER_BLOCK, MAX_TX_BYTES, TX_GOSSIP_MAX, WAL_RECORD_MAX, maxProposalBytes } from '../../consensus/limits.ts';
 import { pickSyncPeer, scoreAfter, type PeerView } from '../../consensus/block-sync.ts';
 import { canonicalEvidence, EvidencePool } from '../../consensus/evidence-pool.ts';
@@ -110,6 +110,17 @@ test('timeouts follow the block time; the validation wait follows the gas', () =
   assert.equal(validationWaitMs(0n, t300), t300.proposeMs, 'at least one propose timeout');
   assert.equal(validationWaitMs(30_000_000n, t300), 15_000, '30M gas at 2 Mgas/s');
   assert.equal(validationWaitMs(10n ** 18n, t300), 60_000, 'capped');
+});
+
+test('the next height starts one block time after the last one started, at once when it took longer', () => {
+  const cases: [blockMs: number, tookMs: number, waitMs: number][] = [
+    [500, 40, 460], // an empty block: the chain keeps its cadence
+    [500, 499.6, 0],
+    [500, 500, 0],
+    [200, 900, 0], // a loaded height: no idle block time on top of it
+    [0, 10, 0],
+  ];
+  for (const [b, took, want] of cases) assert.equal(nextHeightDelayMs(b, took), want, `block ${b} ms, height took ${took} ms`);
 });
 
 test('checkLimits: the defaults fit each other; each broken pairing is named', () => {
