@@ -20,7 +20,10 @@ const E = [1, 2, 3];
 const OUTSIDER = 9;
 
 before(async () => {
-  net = await PocNet.start(200);
+  // 500 ms blocks, the devnet's: category 0 gives a workload 2 s and an executor 2T = 10 blocks
+  // from assignment to decline, so a runaway loop is declined in time only when 10 blocks are
+  // well over 2 s (at 200 ms they are exactly 2 s since a height starts one block time after the last)
+  net = await PocNet.start(500);
   await Promise.all(E.map((i) => net.startExecutor(i, { args: ['--withdraw-every', '0'] })));
 });
 
