@@ -189,8 +189,8 @@ export async function collectBags(
     log: (s: string) => void;
     /** tasks of the whole bag when `more` will add jobs (default: those of `jobs`) */
     total?: number;
-    /** called at each poll with the number of unsettled tasks: the next job to follow, if it is time */
-    more?: (unsettled: number) => Promise<JobRef | undefined>;
+    /** called at each poll with the number of unsettled tasks and the counts so far: the next job to follow, if it is time */
+    more?: (unsettled: number, settled: { completed: number; failed: number }) => Promise<JobRef | undefined>;
     pollMs?: number;
   },
 ): Promise<BagOutcome> {
@@ -228,7 +228,7 @@ export async function collectBags(
     const completed = statuses.filter((s) => s === 3).length;
     const failed = statuses.filter((s) => s === 4).length;
     // jobs requested now count as active (status 1) until the next poll reads them
-    for (let next = await o.more?.(statuses.length - completed - failed); next; next = await o.more!(statuses.length - completed - failed)) {
+    for (let next = await o.more?.(statuses.length - completed - failed, { completed, failed }); next; next = await o.more!(statuses.length - completed - failed, { completed, failed })) {
       jobs.push(next);
       statuses.push(...new Array<number>(next.count).fill(1));
       digests.push(...new Array<string>(next.count).fill(ZeroHash));
@@ -274,6 +274,17 @@ export function tasksAtOnce(slots: number, r: Pick<BagRequest, 'trust' | 'minRep
   return { tasks: Math.max(1, Math.floor(slots / replicas)), replicas };
 }
 
+/**
+ * The paced bag's window of unsettled tasks, as TCP's congestion window: halved (down to one job)
+ * when tasks failed since the last look, else grown by one job per window's worth of settled tasks
+ * (up to `max`). Failures here are mostly deadlines a loaded chain made its tasks miss, so sending
+ * more at the same rate would fail more.
+ */
+export function nextWindow(window: number, s: { jobSize: number; max: number; settled: number; failed: number }): number {
+  if (s.failed > 0) return Math.max(s.jobSize, Math.floor(window / 2));
+  return Math.min(s.max, window + (s.jobSize * Math.max(0, s.settled)) / window);
+}
+
 /** `task submit --inputs-file`: the bag path of the command (poc.ts parses the shared flags). */
 export async function submitBag(o: Opts, provider: JsonRpcProvider, hub: Contract, tx: TxSender, r: BagRequest): Promise<Outcome> {
   const { inputs } = readInputs(String(o.inputsFile));
@@ -298,7 +309,17 @@ export async function submitBag(o: Opts, provider: JsonRpcProvider, hub: Contrac
   const pending = chunks(inputs, bagSize);
   const request = async (bag: Uint8Array[]): Promise<JobRef> => (await retryTransient('requesting a job', () => requestBags(hub, tx, r, bag, log, bagSize), SEND_RETRY, log))[0]!;
   const jobs = [await request(pending.shift()!)];
-  const more = async (unsettled: number): Promise<JobRef | undefined> => (pending.length > 0 && unsettled + pending[0]!.length <= maxInFlight ? request(pending.shift()!) : undefined);
+  // the unsettled tasks allowed follow the chain: tasks that fail (a deadline missed on a chain that
+  // cannot settle what the executors' slots take) halve the window, settled ones let it grow back
+  let window = maxInFlight;
+  let seen = { completed: 0, failed: 0 };
+  const more = async (unsettled: number, now: { completed: number; failed: number }): Promise<JobRef | undefined> => {
+    const w = nextWindow(window, { jobSize: bagSize, max: maxInFlight, settled: now.completed + now.failed - seen.completed - seen.failed, failed: now.failed - seen.failed });
+    if (w < window) log(`${now.failed - seen.failed} task(s) failed: at most ${w} unsettled from now (was ${Math.floor(window)})`);
+    window = w;
+    seen = now;
+    return pending.length > 0 && unsettled + pending[0]!.length <= Math.max(window, pending[0]!.length) ? request(pending.shift()!) : undefined;
+  };
   const timeoutMs = o.timeout !== undefined ? parseCount(o.timeout, '--timeout', 1, 86_400 * 30) * 1000 : undefined;
   const res = await collectBags(hub, rpcUrl(o), jobs, { ...(o.out ? { out: resolve(String(o.out)) } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}), log, total: inputs.length, more });
   const json = { jobs: jobs.map(refOf), tasks: inputs.length, pacing, completed: res.completed, failed: res.failed, out: o.out ? resolve(String(o.out)) : null, collected: res.collected };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunks, collectBags, leastEscrow, progressLine, readInputs, resultName, tasksAtOnce, type JobRef } from '../../bin/commands/jobs.ts';
+import { chunks, collectBags, leastEscrow, progressLine, readInputs, resultName, tasksAtOnce, type JobRef, nextWindow } from '../../bin/commands/jobs.ts';
 import type { Contract } from 'ethers';
 import { MAX_BAG, MAX_INPUT_BYTES, MIN_REWARD_PER_REPLICA } from '../../consensus/poc/index.ts';
 
@@ -112,4 +112,18 @@ test('pacing: tasks the free slots run at once, at the executors a fresh task of
   for (const [slots, trust, minReplicas, maxReplicas, solo, replicas, tasks] of table) {
     assert.deepEqual(tasksAtOnce(slots, { trust, minReplicas, maxReplicas, solo }), { replicas, tasks }, `${slots} slots, trust ${trust}, ${minReplicas}..${maxReplicas}`);
   }
+});
+
+test('nextWindow: failures halve the bag\'s window down to one job; settled tasks grow it back one job per window, up to the max', () => {
+  const o = { jobSize: 64, max: 128 };
+  const cases: [window: number, settled: number, failed: number, want: number][] = [
+    [128, 10, 1, 64], // a failure halves
+    [64, 5, 5, 64], // never below one job
+    [100, 3, 2, 64],
+    [64, 64, 0, 128], // a window's worth settled: one job more
+    [64, 32, 0, 96],
+    [128, 500, 0, 128], // capped
+    [64, 0, 0, 64], // nothing settled: unchanged
+  ];
+  for (const [w, settled, failed, want] of cases) assert.equal(nextWindow(w, { ...o, settled, failed }), want, `window ${w}, ${settled} settled, ${failed} failed`);
 });
