@@ -52,10 +52,6 @@ export class Endpoints {
   }
 }
 
-/**
- * A JsonRpcProvider over the current endpoint: a transport failure marks the node failed and the
- * same payload is sent to the next, each node tried at most once per call.
- */
 /** EVM calls: they run on the node's bounded pool of call workers (chain/rpc/call-pool.ts). */
 const EVM_CALLS = new Set(['eth_call', 'eth_estimateGas']);
 /** The node's "limit exceeded" answer: its call queue is full, try again later (EIP-1474). */
@@ -63,6 +59,11 @@ const NODE_BUSY = -32005;
 /** Retries of a call the node was too busy to queue: ~6 s in all, doubling from 50 ms. */
 const BUSY_RETRIES = 7;
 
+/**
+ * A JsonRpcProvider over the current endpoint: a transport failure marks the node failed and the
+ * same payload is sent to the next, each node tried at most once per call. EVM calls
+ * are bounded in flight and re-sent when the node answers busy (see the constructor).
+ */
 export class FailoverProvider extends JsonRpcProvider {
   readonly endpoints: Endpoints;
   readonly #timeoutMs: number;

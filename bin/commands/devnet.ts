@@ -9,23 +9,17 @@ import { DEV_CHAIN_ID } from '../../chain/devgenesis.ts';
 import { MAX_CAPACITY, DEFAULT_CAPACITY } from '../../consensus/poc/params.ts';
 import { example, parseAmount, parseCount } from '../kit.ts';
 
-/** The kit's integer parser as a commander argParser (a bad value is a usage error). */
-const int = (what: string, min = 0, max = 2 ** 32) => (v: string) => {
+/** A kit parser as a commander argParser: a bad value is a usage error, before anything starts. */
+const arg = <T>(parse: (v: string) => T) => (v: string): T => {
   try {
-    return parseCount(v, what, min, max);
+    return parse(v);
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
 };
+const int = (what: string, min = 0, max = 2 ** 32) => arg((v) => parseCount(v, what, min, max));
 /** A coin amount, checked here rather than by each executor after the network is up. */
-const amount = (what: string) => (v: string) => {
-  try {
-    parseAmount(v, what);
-    return v;
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-};
+const amount = (what: string) => arg((v) => (parseAmount(v, what), v));
 
 /** Register `devnet` on the program. */
 export function registerDevnetCommand(program: Command): void {
